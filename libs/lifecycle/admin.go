@@ -1,0 +1,99 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Admin is a service's small HTTP server: /alive (200 while the process
+// works), /startup (200 once Ready was called, 503 before), /metrics.
+type Admin struct {
+	Registry *prometheus.Registry
+	ready    atomic.Bool
+	alive    atomic.Bool
+	mux      *http.ServeMux
+}
+
+// NewAdmin returns an Admin with a fresh registry holding the Go and process
+// collectors.
+func NewAdmin() *Admin {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &Admin{Registry: reg, mux: http.NewServeMux()}
+	a.alive.Store(true)
+	a.mux.HandleFunc("GET /alive", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		if !a.alive.Load() {
+			http.Error(w, "not alive", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "alive")
+	})
+	a.mux.HandleFunc("GET /startup", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		if !a.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "started")
+	})
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return a
+}
+
+// Ready marks start-up complete.
+func (a *Admin) Ready() { a.ready.Store(true) }
+
+// SetAlive flips /alive (false makes the orchestrator restart the pod).
+func (a *Admin) SetAlive(ok bool) { a.alive.Store(ok) }
+
+// Handle adds a route to the admin mux.
+func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+
+// Handler is the admin mux.
+func (a *Admin) Handler() http.Handler { return a.mux }
+
+// Serve listens on addr ("" or "off" disables it) until ctx ends, then shuts
+// down gracefully. It returns the bound address through bound when not nil.
+func (a *Admin) Serve(ctx context.Context, addr string, log *slog.Logger, bound chan<- string) error {
+	if addr == "" || addr == "off" {
+		if bound != nil {
+			close(bound)
+		}
+		<-ctx.Done()
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin: listen %s: %w", addr, err)
+	}
+	if bound != nil {
+		bound <- ln.Addr().String()
+		close(bound)
+	}
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("admin server listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("admin: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package lifecycle
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fedora-eln/ebs/libs/natsx"
+)
+
+// Common holds the settings every service shares.
+type Common struct {
+	// NATSURL of the NATS server(s).
+	NATSURL string
+	// NATSCreds is an optional NATS credentials file.
+	NATSCreds string
+	// Replicas for streams and buckets when this service provisions them.
+	Replicas int
+	// AdminAddr is where /alive, /startup and /metrics listen ("off" disables).
+	AdminAddr string
+	// Config is the ebs configuration source: a file path, an https:// URL, or
+	// git+<repository>#<ref>:<path> (see libs/config).
+	Config string
+}
+
+// Flags registers the common flags. adminAddr is the service's default admin address.
+func (c *Common) Flags(fs *flag.FlagSet, adminAddr string) {
+	StringVar(fs, &c.NATSURL, "nats-url", "EBS_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma separated")
+	StringVar(fs, &c.NATSCreds, "nats-creds", "EBS_NATS_CREDS", "", "NATS credentials file")
+	IntVar(fs, &c.Replicas, "nats-replicas", "EBS_NATS_REPLICAS", 1, "replicas for streams and KV buckets")
+	StringVar(fs, &c.AdminAddr, "admin-addr", "EBS_ADMIN_ADDR", adminAddr, `admin HTTP address for /alive, /startup, /metrics ("off" to disable)`)
+	StringVar(fs, &c.Config, "config", "EBS_CONFIG", "", "ebs configuration: file path, https:// URL, or git+<repo>#<ref>:<path>")
+}
+
+// ConnectNATS connects to NATS as service and provisions every stream, KV
+// bucket and consumer (idempotently), retrying provisioning until ctx ends so
+// that a service started before NATS waits for it.
+func (c *Common) ConnectNATS(ctx context.Context, service string, log *slog.Logger) (*natsx.Conn, error) {
+	conn, err := natsx.Connect(ctx, natsx.ConnectOptions{URL: c.NATSURL, Name: "ebs-" + service, CredsFile: c.NATSCreds, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = natsx.Provision(pctx, conn.JS, natsx.ProvisionOptions{Replicas: c.Replicas})
+		cancel()
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("provision NATS: %w", err)
+		}
+		log.Warn("provisioning NATS failed, retrying", "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package lifecycle owns what every ebs process does the same way: the
+// structured logger, the signal-aware context, graceful shutdown with a
+// deadline, flags that fall back to EBS_* environment variables, and the small
+// admin HTTP server each service exposes (/alive, /startup, /metrics).
+//
+// A service's main is:
+//
+//	func main() {
+//		var cfg batcher.Config
+//		fs := flag.NewFlagSet("batcher", flag.ExitOnError)
+//		cfg.Flags(fs)
+//		lifecycle.Main("batcher", fs, func(ctx context.Context, log *slog.Logger) error {
+//			return batcher.Run(ctx, cfg, log)
+//		})
+//	}
+package lifecycle

@@ -1,0 +1,93 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ShutdownTimeout bounds how long Run may take to return after a signal.
+var ShutdownTimeout = 30 * time.Second
+
+// Main parses fs from os.Args, builds the logger, runs run with a context
+// cancelled on SIGINT/SIGTERM, and exits: 0 on a clean stop, 1 on error, 2 if
+// run does not return within ShutdownTimeout of the signal.
+func Main(name string, fs *flag.FlagSet, run func(ctx context.Context, log *slog.Logger) error) {
+	var logLevel, logFormat string
+	if fs.Lookup("log-level") == nil {
+		StringVar(fs, &logLevel, "log-level", "EBS_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	}
+	if fs.Lookup("log-format") == nil {
+		StringVar(fs, &logFormat, "log-format", "EBS_LOG_FORMAT", "text", "log format: text or json")
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	log, err := NewLogger(os.Stderr, logLevel, logFormat)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+	log = log.With("service", name)
+	slog.SetDefault(log)
+	os.Exit(RunMain(context.Background(), log, run))
+}
+
+// RunMain is Main without flag parsing and os.Exit, for tests: it returns the
+// exit code.
+func RunMain(parent context.Context, log *slog.Logger, run func(ctx context.Context, log *slog.Logger) error) int {
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, log) }()
+	select {
+	case err := <-errc:
+		return exitCode(log, err)
+	case <-ctx.Done():
+		log.Info("shutting down", "deadline", ShutdownTimeout)
+	}
+	select {
+	case err := <-errc:
+		return exitCode(log, err)
+	case <-time.After(ShutdownTimeout):
+		log.Error("shutdown deadline passed; exiting anyway", "deadline", ShutdownTimeout)
+		return 2
+	}
+}
+
+func exitCode(log *slog.Logger, err error) int {
+	if err == nil || errors.Is(err, context.Canceled) {
+		log.Info("stopped")
+		return 0
+	}
+	log.Error("exiting on error", "error", err)
+	return 1
+}
+
+// NewLogger builds a slog logger writing to w.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", format)
+	}
+}
+
+// Discard is a logger that drops everything (tests).
+func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,119 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-eln/ebs/libs/lifecycle"
+)
+
+func TestRunMainExitCodes(t *testing.T) {
+	t.Parallel()
+	log := lifecycle.Discard()
+	tests := []struct {
+		name string
+		run  func(ctx context.Context) error
+		want int
+	}{
+		{"clean", func(context.Context) error { return nil }, 0},
+		{"canceled", func(context.Context) error { return context.Canceled }, 0},
+		{"error", func(context.Context) error { return errors.New("boom") }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := lifecycle.RunMain(context.Background(), log, func(ctx context.Context, _ *slog.Logger) error { return tt.run(ctx) })
+			if got != tt.want {
+				t.Fatalf("exit code %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunMainStopsOnParentCancel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() { <-started; cancel() }()
+	code := lifecycle.RunMain(ctx, lifecycle.Discard(), func(ctx context.Context, _ *slog.Logger) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if code != 0 {
+		t.Fatalf("graceful stop exit code %d", code)
+	}
+}
+
+func TestFlagsFallBackToEnv(t *testing.T) {
+	t.Setenv("EBS_TEST_STR", "from-env")
+	t.Setenv("EBS_TEST_DUR", "90s")
+	t.Setenv("EBS_TEST_INT", "7")
+	t.Setenv("EBS_TEST_BOOL", "true")
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var s string
+	var d time.Duration
+	var n int
+	var b bool
+	lifecycle.StringVar(fs, &s, "s", "EBS_TEST_STR", "def", "")
+	lifecycle.DurationVar(fs, &d, "d", "EBS_TEST_DUR", time.Second, "")
+	lifecycle.IntVar(fs, &n, "n", "EBS_TEST_INT", 1, "")
+	lifecycle.BoolVar(fs, &b, "b", "EBS_TEST_BOOL", false, "")
+	if err := fs.Parse([]string{"-n", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if s != "from-env" || d != 90*time.Second || n != 9 || !b {
+		t.Fatalf("got s=%q d=%v n=%d b=%v", s, d, n, b)
+	}
+	if !strings.Contains(fs.Lookup("s").Usage, "EBS_TEST_STR") {
+		t.Fatal("usage does not name the env variable")
+	}
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
+	a := lifecycle.NewAdmin()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bound := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(ctx, "127.0.0.1:0", lifecycle.Discard(), bound) }()
+	addr := <-bound
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/alive"); code != 200 || body != "alive" {
+		t.Fatalf("/alive = %d %q", code, body)
+	}
+	if code, _ := get("/startup"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/startup before Ready = %d", code)
+	}
+	a.Ready()
+	if code, body := get("/startup"); code != 200 || body != "started" {
+		t.Fatalf("/startup = %d %q", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics = %d", code)
+	}
+	a.SetAlive(false)
+	if code, _ := get("/alive"); code != 500 {
+		t.Fatalf("/alive after SetAlive(false) = %d", code)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
