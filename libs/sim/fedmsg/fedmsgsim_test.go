@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -249,4 +250,43 @@ func compact(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// The proxy forwards AMQP and cuts connections on demand.
+func TestBrokerProxy(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(amqpURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fedmsgsim.StartProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	proxied, err := p.URL(amqpURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp.Dial(proxied)
+	if err != nil {
+		t.Fatalf("RabbitMQ not reachable through the proxy (start it: rabbitmq-server -detached): %v", err)
+	}
+	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	if p.Accepted() != 1 {
+		t.Fatalf("accepted %d", p.Accepted())
+	}
+	if n := p.CutAll(); n != 1 {
+		t.Fatalf("cut %d", n)
+	}
+	select {
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the client did not notice the cut")
+	}
+	conn2, err := amqp.Dial(proxied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2.Close()
 }

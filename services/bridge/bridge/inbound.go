@@ -18,47 +18,59 @@ import (
 // dialAMQP connects with the configured TLS files: a client certificate
 // means SASL EXTERNAL (the broker takes the user from the certificate).
 func dialAMQP(rawURL string, cfg Config, name string) (*amqp.Connection, error) {
-	ac := amqp.Config{
-		Heartbeat:  10 * time.Second,
-		Locale:     "en_US",
-		Dial:       amqp.DefaultDial(30 * time.Second),
-		Properties: amqp.Table{"connection_name": name, "app": "ebs " + Name},
-	}
-	if cfg.AMQPCA != "" || cfg.AMQPCert != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if u, err := url.Parse(rawURL); err == nil {
-			tc.ServerName = u.Hostname()
-		}
-		if cfg.AMQPCA != "" {
-			pem, err := os.ReadFile(cfg.AMQPCA)
-			if err != nil {
-				return nil, fmt.Errorf("bridge: CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("bridge: CA %s holds no PEM certificate", cfg.AMQPCA)
-			}
-			tc.RootCAs = pool
-		}
-		if cfg.AMQPCert != "" {
-			key := cfg.AMQPKey
-			if key == "" {
-				key = cfg.AMQPCert
-			}
-			cert, err := tls.LoadX509KeyPair(cfg.AMQPCert, key)
-			if err != nil {
-				return nil, fmt.Errorf("bridge: client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-			ac.SASL = []amqp.Authentication{&amqp.ExternalAuth{}}
-		}
-		ac.TLSClientConfig = tc
+	ac, err := amqpConfig(rawURL, cfg, name)
+	if err != nil {
+		return nil, err
 	}
 	conn, err := amqp.DialConfig(rawURL, ac)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: dial %s: %w", redact(rawURL), err)
 	}
 	return conn, nil
+}
+
+// amqpConfig builds the connection settings: heartbeats, the client
+// properties Fedora asks for (app name), and TLS with the CA and client
+// certificate when configured.
+func amqpConfig(rawURL string, cfg Config, name string) (amqp.Config, error) {
+	ac := amqp.Config{
+		Heartbeat:  10 * time.Second,
+		Locale:     "en_US",
+		Dial:       amqp.DefaultDial(30 * time.Second),
+		Properties: amqp.Table{"connection_name": name, "app": "ebs " + Name},
+	}
+	if cfg.AMQPCA == "" && cfg.AMQPCert == "" {
+		return ac, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if u, err := url.Parse(rawURL); err == nil {
+		tc.ServerName = u.Hostname()
+	}
+	if cfg.AMQPCA != "" {
+		pem, err := os.ReadFile(cfg.AMQPCA)
+		if err != nil {
+			return ac, fmt.Errorf("bridge: CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return ac, fmt.Errorf("bridge: CA %s holds no PEM certificate", cfg.AMQPCA)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.AMQPCert != "" {
+		key := cfg.AMQPKey
+		if key == "" {
+			key = cfg.AMQPCert
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.AMQPCert, key)
+		if err != nil {
+			return ac, fmt.Errorf("bridge: client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+		ac.SASL = []amqp.Authentication{&amqp.ExternalAuth{}}
+	}
+	ac.TLSClientConfig = tc
+	return ac, nil
 }
 
 func redact(u string) string {
