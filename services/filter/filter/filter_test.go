@@ -287,3 +287,4 @@ func TestApplyKeepsStateWhenListsFail(t *testing.T) {
 		t.Fatalf("rawhide without Bodhi: %v", err)
 	}
 }
+

@@ -37,10 +37,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	httpClient := &http.Client{}
 	kojiReader := cfg.Koji
 	if kojiReader == nil {
-		kojiReader, err = NewKojiReader(cfg.KojiURL, httpClient)
+		kc, err := NewKojiReader(cfg.KojiURL, httpClient, admin.Registry, log)
 		if err != nil {
 			return err
 		}
+		kojiReader = kc
 	}
 	releases := cfg.Releases
 	if releases == nil {
