@@ -287,4 +287,3 @@ func TestApplyKeepsStateWhenListsFail(t *testing.T) {
 		t.Fatalf("rawhide without Bodhi: %v", err)
 	}
 }
-
