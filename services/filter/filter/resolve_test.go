@@ -21,28 +21,39 @@ import (
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
 
-// readAll returns every message on subject decoded with newT, keyed by Nats-Msg-Id.
+// readAll returns every message on subject decoded with newT, keyed by
+// Nats-Msg-Id, read with a short-lived ephemeral consumer.
 func readAll[T proto.Message](t *testing.T, js jetstream.JetStream, subject string, newT func() T) map[string]T {
 	t.Helper()
-	cons, err := js.OrderedConsumer(context.Background(), natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	ctx := context.Background()
+	out := map[string]T{}
+	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
+		FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]T{}
+	defer func() { _ = js.DeleteConsumer(ctx, natsx.StreamEBS, cons.CachedInfo().Name) }()
 	for {
-		m, err := cons.Next(jetstream.FetchMaxWait(300 * time.Millisecond))
+		batch, err := cons.FetchNoWait(500)
 		if err != nil {
-			return out
-		}
-		v := newT()
-		if err := proto.Unmarshal(m.Data(), v); err != nil {
 			t.Fatal(err)
 		}
-		id := m.Headers().Get("Nats-Msg-Id")
-		if _, dup := out[id]; dup {
-			t.Fatalf("%s stored twice on %s", id, subject)
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			v := newT()
+			if err := proto.Unmarshal(m.Data(), v); err != nil {
+				t.Fatal(err)
+			}
+			id := m.Headers().Get("Nats-Msg-Id")
+			if _, dup := out[id]; dup {
+				t.Fatalf("%s stored twice on %s", id, subject)
+			}
+			out[id] = v
 		}
-		out[id] = v
+		if n == 0 {
+			return out
+		}
 	}
 }
 
