@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -339,8 +338,3 @@ func BearerToken(header string) string {
 	return strings.TrimSpace(tok)
 }
 
-// jsonString is a helper for pages.
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}

@@ -201,11 +201,11 @@ func (p *projector) history(ctx context.Context, h historyRow) error {
 }
 
 type historyRow struct {
-	component, kind          string
-	at                       time.Time
-	batchID, requestID, nvr  string
-	taskID                   int64
-	alias, detail, url       string
+	component, kind         string
+	at                      time.Time
+	batchID, requestID, nvr string
+	taskID                  int64
+	alias, detail, url      string
 }
 
 func (p *projector) apply(ctx context.Context, msg proto.Message) error {

@@ -170,7 +170,9 @@ func FinishedBatchWithFailure(base time.Time) []Msg {
 func BatchInProgress(base time.Time) []Msg {
 	b := RunningBatch
 	at := func(m int) *timestamppb.Timestamp { return tsAt(base, m) }
-	scm := func(c string) string { return "git+https://src.fedoraproject.org/rpms/" + c + ".git#" + fmt.Sprintf("%x", len(c)*7919) }
+	scm := func(c string) string {
+		return "git+https://src.fedoraproject.org/rpms/" + c + ".git#" + fmt.Sprintf("%x", len(c)*7919)
+	}
 	pkgs := []struct {
 		c     string
 		order int32
