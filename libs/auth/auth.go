@@ -337,4 +337,3 @@ func BearerToken(header string) string {
 	}
 	return strings.TrimSpace(tok)
 }
-
