@@ -380,3 +380,12 @@ func sortedNames(cs []Component) []Component {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs
 }
+
+// StatusJSON generates one status.json document from Koji for comps (the
+// periodic refresh does this every control.status_interval).
+func StatusJSON(ctx context.Context, koji KojiReader, comps []Component, stableTag, user, kojiWebURL string, now time.Time) ([]byte, error) {
+	g := &statusGenerator{koji: koji, stableTag: stableTag, user: user, kojiWebURL: kojiWebURL,
+		now: func() time.Time { return now }, log: slog.Default(),
+		components: func(context.Context) ([]Component, error) { return comps, nil }}
+	return g.Generate(ctx)
+}
