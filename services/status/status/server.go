@@ -203,7 +203,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	s.admin.Ready()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(ebsv1.StatusService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log.Info("status service started", "http", s.HTTPAddr, "grpc", s.GRPCAddr, "auth", s.auth.Enabled(),
+	log.Info("connected to NATS and PostgreSQL; status service started", "http", s.HTTPAddr, "grpc", s.GRPCAddr, "auth", s.auth.Enabled(),
 		"database", store.Redact(cfg.DatabaseURL))
 	ok = true
 	return s, nil
