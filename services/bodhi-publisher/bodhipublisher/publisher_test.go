@@ -23,8 +23,8 @@ import (
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
 	"github.com/fedora-eln/ebs/libs/oidctest"
 	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
-	"github.com/fedora-eln/ebs/services/bodhi-publisher/bodhipublisher"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
+	"github.com/fedora-eln/ebs/services/bodhi-publisher/bodhipublisher"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
