@@ -86,8 +86,8 @@ func (m *MemoryKoji) TagBuild(_ context.Context, tag, nvr string) error {
 	return nil
 }
 
-// RemoveSideTag implements KojiHub.
-func (m *MemoryKoji) RemoveSideTag(_ context.Context, tag string) error {
+// DeleteTag implements KojiHub.
+func (m *MemoryKoji) DeleteTag(_ context.Context, tag string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, ok := m.tags[tag]

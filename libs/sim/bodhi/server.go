@@ -28,8 +28,9 @@ type KojiHub interface {
 	ListTagged(ctx context.Context, tag string) ([]string, error)
 	// TagBuild tags nvr into tag (as Bodhi's Koji user).
 	TagBuild(ctx context.Context, tag, nvr string) error
-	// RemoveSideTag deletes a side tag (Bodhi deletes it after stable).
-	RemoveSideTag(ctx context.Context, tag string) error
+	// DeleteTag deletes the update side tag after stable (Bodhi, a Koji
+	// admin, uses deleteTag).
+	DeleteTag(ctx context.Context, tag string) error
 }
 
 // Tag is the part of Koji's getTag answer Bodhi reads.

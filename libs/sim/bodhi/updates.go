@@ -683,8 +683,8 @@ func (s *Server) pushStable(ctx context.Context, alias string) error {
 		}
 	}
 	if fromTag != "" {
-		if err := s.o.Koji.RemoveSideTag(ctx, fromTag); err != nil {
-			return fmt.Errorf("remove side tag %s: %w", fromTag, err)
+		if err := s.o.Koji.DeleteTag(ctx, fromTag); err != nil {
+			return fmt.Errorf("delete side tag %s: %w", fromTag, err)
 		}
 	}
 	now := time.Now().UTC().Truncate(time.Second)
