@@ -31,18 +31,20 @@ var quiet = slog.New(slog.DiscardHandler)
 
 type env struct {
 	*bodhisimtest.Env
-	t    *testing.T
-	conn *natsx.Conn
-	sim  *bodhisim.Server
-	opts bodhipublisher.Options
-	evts *events
+	t       *testing.T
+	conn    *natsx.Conn
+	natsURL string
+	sim     *bodhisim.Server
+	opts    bodhipublisher.Options
+	evts    *events
 }
 
 // setup starts NATS (embedded, provisioned), the OIDC provider, the Koji
 // simulator and the Bodhi simulator, and prepares publisher options.
 func setup(t *testing.T, simOpts bodhisim.Options, tweak func(*bodhipublisher.Options, *bodhi.Options)) *env {
 	t.Helper()
-	conn := natstest.Start(t).Provisioned(t)
+	srv := natstest.Start(t)
+	conn := srv.Provisioned(t)
 	be := bodhisimtest.Start(t, bodhisimtest.Options{Bodhi: simOpts})
 	co := bodhi.Options{BaseURL: be.Bodhi.URL(), Tokens: be.Tokens(),
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, RetryFor: 5 * time.Second,
@@ -58,7 +60,7 @@ func setup(t *testing.T, simOpts bodhisim.Options, tweak func(*bodhipublisher.Op
 		}
 		po.Bodhi = c
 	}
-	e := &env{Env: be, t: t, conn: conn, sim: be.Bodhi, opts: po}
+	e := &env{Env: be, t: t, conn: conn, natsURL: srv.URL(), sim: be.Bodhi, opts: po}
 	e.evts = collectEvents(t, conn.JS)
 	return e
 }
