@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/contentresolver"
+	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 	"github.com/fedora-eln/ebs/services/status/status"
@@ -56,5 +59,26 @@ func TestStatusJSONAgainstKojiSimulator(t *testing.T) {
 	}
 	if doc["zlib"]["nvr"] != "zlib-1.3.1-2.eln150" || doc["zlib"]["build_id"] == nil || doc["gcc"]["view"] != "eln-extras" {
 		t.Errorf("entries lack Koji's build fields: %v", doc["zlib"])
+	}
+}
+
+func TestContentResolverComponents(t *testing.T) {
+	t.Parallel()
+	srv := crfixture.NewTest(t, contentresolver.List{View: "eln", Source: "source", Names: []string{"zlib", "freeipa"}},
+		contentresolver.List{View: "eln-extras", Source: "source", Names: []string{"rust-serde"}})
+	comps := config.Components{
+		AutoPackageList: &config.AutoPackageList{Views: []string{"eln", "eln-extras"}, Sources: []string{"source"}, ContentResolver: srv.URL},
+		Overrides:       map[string]config.Override{"ipa": {UpstreamName: "freeipa"}},
+	}
+	got, err := status.ContentResolverComponents(&contentresolver.Client{}, comps)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]status.Component{}
+	for _, c := range got {
+		byName[c.Name] = c
+	}
+	if byName["zlib"].View != "eln" || byName["rust-serde"].View != "eln-extras" || byName["ipa"].Upstream != "freeipa" {
+		t.Fatalf("components = %+v", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/auth"
 	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/contentresolver"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/store"
@@ -315,6 +316,9 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 		return
 	}
 	comps := s.cfg.Components
+	if comps == nil && s.cfg.Settings != nil && s.cfg.Settings.Components.AutoPackageList != nil {
+		comps = ContentResolverComponents(&contentresolver.Client{}, s.cfg.Settings.Components)
+	}
 	if comps == nil {
 		comps = s.knownComponents
 	}
@@ -330,6 +334,27 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 		g.stableTag = "eln"
 	}
 	s.goRun("status.json", func() error { g.refresh(ctx, &s.json, interval, s.m); return nil })
+}
+
+// ContentResolverComponents lists every desired ELN component with its view
+// (the original's status.json keys): the Content Resolver lists and the
+// overrides, fetched at each status run.
+func ContentResolverComponents(c *contentresolver.Client, comps config.Components) ComponentSource {
+	return func(ctx context.Context) ([]Component, error) {
+		u, err := c.Load(ctx, comps)
+		if err != nil {
+			return nil, fmt.Errorf("content resolver: %w", err)
+		}
+		var out []Component
+		for _, e := range u.Components() {
+			c := Component{Name: e.Downstream, View: e.View}
+			if e.Upstream != e.Downstream {
+				c.Upstream = e.Upstream
+			}
+			out = append(out, c)
+		}
+		return sortedNames(out), nil
+	}
 }
 
 // knownComponents is the fallback component list: every component the
