@@ -144,7 +144,13 @@ func TestTokensAndAuthExitCodes(t *testing.T) {
 		t.Errorf("pause with admin token file: %d %s %s", code, out, errOut)
 	}
 	t.Setenv("EBS_TOKEN", admin)
-	if code, out, _ := run(ctx, "resume", "--json"); code != cli.ExitOK || !strings.Contains(out, `"changedBy": "u-eln-admins"`) {
+	code, out, _ := run(ctx, "resume", "--json")
+	var rr struct {
+		Control struct {
+			ChangedBy string `json:"changedBy"`
+		} `json:"control"`
+	}
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &rr) != nil || rr.Control.ChangedBy != "u-eln-admins" {
 		t.Errorf("resume --json: %d %s", code, out)
 	}
 	if code, _, _ := run(ctx, "pause", "--token-file", filepath.Join(t.TempDir(), "missing")); code != cli.ExitFailure {
