@@ -332,6 +332,20 @@ func TestCompatibleEndpoints(t *testing.T) {
 			t.Errorf("%s %s: Cache-Control %q", tt.method, tt.path, r.header.Get("Cache-Control"))
 		}
 	}
+	// Metrics observed from the projected events.
+	m := request(t, "GET", base+"/metrics", "", nil).body
+	for _, want := range []string{
+		`ebs_status_builds_total{state="built"} 1`, `ebs_status_builds_total{state="failed"} 1`,
+		`ebs_status_dead_letters_total{service="filter"} 1`, `ebs_status_requests_total{kind="eligible"} 11`,
+		`ebs_status_requests_total{kind="superseded"} 1`, `ebs_status_batches_completed_total{result="partial"} 1`,
+		`ebs_status_koji_tasks_total{outcome="TASK_OUTCOME_FAILED"} 3`, `ebs_status_batch_duration_seconds_count 1`,
+		`ebs_status_http_requests_total{code="415",route="/trigger"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// status.json is generated from Koji (eventually: the first run is async).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
