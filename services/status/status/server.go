@@ -86,14 +86,24 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 			s.closeAll()
 		}
 	}()
-	if cfg.Settings == nil && cfg.Config != "" {
-		st, err := config.LoadFile(cfg.Config)
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.Settings, cfg.Settings = st, st
-	}
 	s.m = newMetrics(s.admin.Registry)
+	// The configuration: given, or loaded (file, https:// or git+ source)
+	// and kept refreshed; OIDC and mail settings are read once at start.
+	settings := func() *config.Config { return cfg.Settings }
+	if cfg.Settings == nil && cfg.Config != "" {
+		w, err := config.NewWatcher(ctx, cfg.Config, config.WatchOptions{Service: Name, Logger: log, Registerer: s.admin.Registry})
+		if err != nil {
+			return nil, fmt.Errorf("status: configuration: %w", err)
+		}
+		s.cfg.Settings, cfg.Settings = w.Current(), w.Current()
+		settings = w.Current
+		s.goRun("config", func() error {
+			if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		})
+	}
 	var err error
 	s.conn, err = cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
@@ -121,7 +131,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 		return nil, err
 	}
 	s.svc = &service{
-		st: s.Store, js: s.conn.JS, settings: cfg.Settings, auth: s.auth, kojiWebURL: cfg.KojiWebURL, log: log, now: time.Now,
+		st: s.Store, js: s.conn.JS, settings: settings, auth: s.auth, kojiWebURL: cfg.KojiWebURL, log: log, now: time.Now,
 		pending:  natsx.NewProtoKV(pendingKV, func() *ebsv1.PendingRequest { return new(ebsv1.PendingRequest) }),
 		control:  natsx.NewProtoKV(controlKV, func() *ebsv1.ControlState { return new(ebsv1.ControlState) }),
 		denylist: natsx.NewProtoKV(failedKV, func() *ebsv1.DenylistEntry { return new(ebsv1.DenylistEntry) }),

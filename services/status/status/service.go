@@ -31,7 +31,7 @@ type service struct {
 	pending    *natsx.ProtoKV[*ebsv1.PendingRequest]
 	control    *natsx.ProtoKV[*ebsv1.ControlState]
 	denylist   *natsx.ProtoKV[*ebsv1.DenylistEntry]
-	settings   *config.Config
+	settings   func() *config.Config
 	auth       *auth.Authenticator
 	kojiWebURL string
 	log        *slog.Logger
@@ -50,7 +50,10 @@ func (s *service) link(u string) string {
 	return u
 }
 
-func (s *service) configPaused() bool { return s.settings != nil && s.settings.Control.Pause }
+func (s *service) configPaused() bool {
+	c := s.settings()
+	return c != nil && c.Control.Pause
+}
 
 func (s *service) controlState(ctx context.Context) (*ebsv1.ControlState, error) {
 	c, _, err := s.control.Get(ctx, natsx.KeyPause)
