@@ -45,6 +45,10 @@ type Config struct {
 	OIDCClientSecretFile string
 	// SMTPPasswordFile holds the SMTP password (login only when set).
 	SMTPPasswordFile string
+	// ReplayHistory empties the projected history and replays the EBS stream
+	// from its start (sessions and sent mails stay): for a schema change or a
+	// projection fix. Run one replica with it, once.
+	ReplayHistory bool
 
 	// Settings is the loaded ebs configuration; when nil it is loaded from
 	// Common.Config (a file path), and without either the defaults apply:
@@ -72,6 +76,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.StringVar(fs, &c.KojiHubURL, "koji-hub-url", "EBS_KOJI_HUB_URL", "", "Koji hub XML-RPC URL for status.json")
 	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "", "OIDC issuer (discovery and ID-token verification)")
 	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
+	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false, "empty the history tables and replay the EBS stream from its start")
 	lifecycle.StringVar(fs, &c.SMTPPasswordFile, "smtp-password-file", "EBS_SMTP_PASSWORD_FILE", "", "file holding the SMTP password")
 }
 

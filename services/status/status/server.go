@@ -113,6 +113,12 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ReplayHistory {
+		if err := replay(ctx, s.Store, s.conn, cfg.Replicas); err != nil {
+			return nil, err
+		}
+		log.Warn("history emptied; replaying the EBS stream from its start")
+	}
 	kv := func(bucket string) (jetstream.KeyValue, error) { return s.conn.KV(ctx, bucket) }
 	pendingKV, err := kv(natsx.BucketPending)
 	if err != nil {
@@ -261,6 +267,21 @@ func (s *Server) closeAll() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
+}
+
+// replay empties the projection and recreates its durable consumer, which
+// then delivers the stream from its first message.
+func replay(ctx context.Context, st *store.Store, conn *natsx.Conn, replicas int) error {
+	if err := st.Reset(ctx); err != nil {
+		return err
+	}
+	if err := conn.JS.DeleteConsumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("status: replay: delete consumer: %w", err)
+	}
+	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{Replicas: replicas}); err != nil {
+		return fmt.Errorf("status: replay: %w", err)
+	}
+	return nil
 }
 
 func newAuthenticator(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*auth.Authenticator, error) {
