@@ -3,8 +3,6 @@ package filter_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
+	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
 	fedmsgsim "github.com/fedora-eln/ebs/libs/sim/fedmsg"
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -116,7 +115,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // The intake end to end: reference samples, generated triggers and
 // malformed messages go through the real RabbitMQ, the bridge (cut from the
 // broker and restarted mid-stream) and the filter (production
-// configuration, rawhide resolved through Bodhi, lists from the Content
+// configuration, rawhide resolved through the Bodhi simulator, lists from the Content
 // Resolver fixture server) into RebuildRequests on EBS, exactly once; the
 // malformed ones are dead-lettered; a broken configuration refresh keeps the
 // old configuration and a valid change takes effect without a restart.
@@ -147,17 +146,10 @@ func TestIntakeEndToEnd(t *testing.T) {
 	defer proxy.Close()
 	viaProxy, _ := proxy.URL(amqpURL())
 
-	// The reference samples tag into f43: Bodhi says rawhide is f43.
-	releases, err := os.ReadFile("testdata/bodhi-releases-pending.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	releases = []byte(strings.Replace(string(releases), `"stable_tag": "f45"`, `"stable_tag": "f43"`, 1))
-	bodhi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(releases)
-	}))
-	defer bodhi.Close()
+	// The reference samples tag into f43: the Bodhi simulator says rawhide is f43.
+	rels := bodhisim.DefaultReleases()
+	rels[0].StableTag, rels[0].DistTag = "f43", "f43"
+	bodhi := bodhisim.Start(t, bodhisim.Options{Releases: rels})
 	cr := crfixture.NewTest(t, crfixture.Sample()...)
 	hub := kojihub.Start(t, kojihub.Options{})
 
@@ -181,7 +173,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	writeConfig(base)
 
 	common := lifecycle.Common{NATSURL: nats.URL(), AdminAddr: "off", Replicas: 1}
-	fcfg := filter.Config{Common: common, KojiURL: hub.URL(), BodhiURL: bodhi.URL, ConfigRefresh: 200 * time.Millisecond, ReconcileInterval: -1}
+	fcfg := filter.Config{Common: common, KojiURL: hub.URL(), BodhiURL: bodhi.URL(), ConfigRefresh: 200 * time.Millisecond, ReconcileInterval: -1}
 	fcfg.Config = cfgPath
 	start(t, "filter", func(ctx context.Context) error { return filter.Run(ctx, fcfg, lifecycle.Discard()) })
 	bcfg := bridge.Config{Common: common, AMQPURL: viaProxy, Queue: queue, TopicPrefix: prefix, Prefetch: 10,

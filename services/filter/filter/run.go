@@ -45,7 +45,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	releases := cfg.Releases
 	if releases == nil {
-		releases = &BodhiReleases{BaseURL: cfg.BodhiURL, HTTP: httpClient, Timeout: cfg.HTTPTimeout, RetryFor: cfg.HTTPRetry}
+		bc, err := NewReleaseResolver(cfg.BodhiURL, cfg.HTTPTimeout, cfg.HTTPRetry, nil, log)
+		if err != nil {
+			return err
+		}
+		releases = bc
 	}
 	f := New(Deps{
 		JS: conn.JS, Koji: kojiReader, Releases: releases, Logger: log, Registerer: admin.Registry,
