@@ -183,3 +183,24 @@ func TestNewWatcherFailsOnInvalidConfig(t *testing.T) {
 		t.Fatal("empty source accepted")
 	}
 }
+
+// Two watchers of one service on one registry share the metrics.
+func TestWatcherMetricsShared(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	ctx := context.Background()
+	w1, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1.Metrics().Loads != w2.Metrics().Loads {
+		t.Fatal("metrics not shared")
+	}
+	if got := testutil.ToFloat64(w1.Metrics().Loads.WithLabelValues("accepted")); got != 2 {
+		t.Fatalf("accepted loads %v", got)
+	}
+}
