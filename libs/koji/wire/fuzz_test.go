@@ -3,9 +3,9 @@ package wire_test
 import (
 	"fmt"
 	"os"
-	"time"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji/wire"
 )
