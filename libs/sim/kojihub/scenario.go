@@ -88,8 +88,8 @@ type ScenarioFile struct {
 
 // WorldSpec sizes the generated world.
 type WorldSpec struct {
-	Packages    int     `yaml:"packages,omitempty"`
-	ELNFraction float64 `yaml:"eln_fraction,omitempty"`
+	Packages    int        `yaml:"packages,omitempty"`
+	ELNFraction float64    `yaml:"eln_fraction,omitempty"`
 	Users       []UserSpec `yaml:"users,omitempty"`
 }
 
