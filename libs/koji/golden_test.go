@@ -83,7 +83,7 @@ func TestGoldenWire(t *testing.T) {
 			return c.ListTagged(ctx, "f45", koji.ListTaggedOpts{Latest: true, Inherit: true, Package: "python-requests"})
 		}, func(t *testing.T, v any, err error) {
 			bs := v.([]koji.Build)
-			if err != nil || len(bs) != 1 || bs[0].BuildID != 2741190 || bs[0].TagName != "f45" || bs[0].TagID != 30215 || bs[0].CreateEvent != 140000555 {
+			if err != nil || len(bs) != 1 || bs[0].BuildID != 2741190 || bs[0].ID != 2741190 || bs[0].TagName != "f45" || bs[0].TagID != 30215 || bs[0].CreateEvent != 140000555 {
 				t.Fatalf("%+v %v", bs, err)
 			}
 		}},
