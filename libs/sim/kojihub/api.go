@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/koji/wire"
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // ELN and Rawhide arches of the default world.
@@ -151,7 +152,7 @@ func (h *Hub) AddBuild(s BuildSpec) (int64, error) {
 
 func (h *Hub) addBuildLocked(s BuildSpec) (*build, error) {
 	w := h.w
-	n, v, r, err := splitNVR(s.NVR)
+	n, v, r, err := rpmver.ParseNVR(s.NVR)
 	if err != nil {
 		return nil, fmt.Errorf("kojihub: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/fedora-eln/ebs/libs/fedmsg"
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/koji/wire"
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 const filesBaseURL = "https://kojipkgs.fedoraproject.org/work"
@@ -483,7 +484,7 @@ func pkgFromSCM(src string) string {
 // Rawhide build with that source, its dist tag swapped for ELN's.
 func (h *Hub) deriveVR(pkgName, src, override string) (string, string) {
 	if override != "" {
-		if _, v, r, err := splitNVR(override); err == nil {
+		if _, v, r, err := rpmver.ParseNVR(override); err == nil {
 			return v, r
 		}
 	}

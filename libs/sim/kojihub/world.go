@@ -3,7 +3,6 @@ package kojihub
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
@@ -388,17 +387,4 @@ func (w *world) renameBuild(b *build, release string) {
 	delete(w.buildByNVR, b.nvr())
 	b.Release = release
 	w.buildByNVR[b.nvr()] = b
-}
-
-// splitNVR splits name-version-release.
-func splitNVR(nvr string) (n, v, r string, err error) {
-	i := strings.LastIndexByte(nvr, '-')
-	if i <= 0 {
-		return "", "", "", fmt.Errorf("invalid NVR %q", nvr)
-	}
-	j := strings.LastIndexByte(nvr[:i], '-')
-	if j <= 0 {
-		return "", "", "", fmt.Errorf("invalid NVR %q", nvr)
-	}
-	return nvr[:j], nvr[j+1 : i], nvr[i+1:], nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // KojiBuild is one build dict as Koji's listBuilds / listTagged return it
@@ -208,7 +210,9 @@ func (g *statusGenerator) classify(ctx context.Context, b KojiBuild, taggedNVR s
 	if fedoraDist.MatchString(taggedNVR) {
 		return "FAILED", "Fedora build in tag", nil
 	}
-	if v, r, ok := evrOf(taggedNVR); ok && compareEVR(v, r, str(b["version"]), str(b["release"])) >= 0 {
+	// Epochs are ignored, as the original compared version-release only.
+	if _, v, r, err := rpmver.ParseNVR(taggedNVR); err == nil &&
+		rpmver.LabelCompare(rpmver.EVR{Version: v, Release: r}, rpmver.EVR{Version: str(b["version"]), Release: str(b["release"])}) >= 0 {
 		return "SUCCESS", "Built by another user", nil
 	}
 	switch state {
@@ -229,124 +233,6 @@ func (g *statusGenerator) classify(ctx context.Context, b KojiBuild, taggedNVR s
 		return "FAILED", "Build cancelled", nil
 	}
 	return "UNKNOWN", "Build state unknown", nil
-}
-
-// evrOf splits an NVR into version and release.
-func evrOf(nvr string) (string, string, bool) {
-	i := strings.LastIndex(nvr, "-")
-	if i <= 0 {
-		return "", "", false
-	}
-	j := strings.LastIndex(nvr[:i], "-")
-	if j <= 0 {
-		return "", "", false
-	}
-	return nvr[j+1 : i], nvr[i+1:], true
-}
-
-// compareEVR compares version-release pairs with rpm's rules (epoch ignored,
-// as the original did).
-func compareEVR(v1, r1, v2, r2 string) int {
-	if c := rpmvercmp(v1, v2); c != 0 {
-		return c
-	}
-	return rpmvercmp(r1, r2)
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
-func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
-
-// rpmvercmp is rpm's version segment comparison (including ~ and ^).
-func rpmvercmp(a, b string) int {
-	if a == b {
-		return 0
-	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		for i < len(a) && !isAlnum(a[i]) && a[i] != '~' && a[i] != '^' {
-			i++
-		}
-		for j < len(b) && !isAlnum(b[j]) && b[j] != '~' && b[j] != '^' {
-			j++
-		}
-		// Tilde sorts before everything, even the end of the string.
-		if (i < len(a) && a[i] == '~') || (j < len(b) && b[j] == '~') {
-			if i >= len(a) || a[i] != '~' {
-				return 1
-			}
-			if j >= len(b) || b[j] != '~' {
-				return -1
-			}
-			i++
-			j++
-			continue
-		}
-		// Caret sorts after the end of the string but before anything else.
-		if (i < len(a) && a[i] == '^') || (j < len(b) && b[j] == '^') {
-			if i >= len(a) {
-				return -1
-			}
-			if j >= len(b) {
-				return 1
-			}
-			if a[i] != '^' {
-				return 1
-			}
-			if b[j] != '^' {
-				return -1
-			}
-			i++
-			j++
-			continue
-		}
-		if i >= len(a) || j >= len(b) {
-			break
-		}
-		si, sj := i, j
-		numeric := isDigit(a[i])
-		if numeric {
-			for i < len(a) && isDigit(a[i]) {
-				i++
-			}
-			for j < len(b) && isDigit(b[j]) {
-				j++
-			}
-		} else {
-			for i < len(a) && isAlpha(a[i]) {
-				i++
-			}
-			for j < len(b) && isAlpha(b[j]) {
-				j++
-			}
-		}
-		x, y := a[si:i], b[sj:j]
-		if len(y) == 0 {
-			if numeric {
-				return 1
-			}
-			return -1
-		}
-		if numeric {
-			x, y = strings.TrimLeft(x, "0"), strings.TrimLeft(y, "0")
-			if len(x) != len(y) {
-				if len(x) > len(y) {
-					return 1
-				}
-				return -1
-			}
-		}
-		if c := strings.Compare(x, y); c != 0 {
-			return c
-		}
-	}
-	switch {
-	case i >= len(a) && j >= len(b):
-		return 0
-	case i >= len(a):
-		return -1
-	}
-	return 1
 }
 
 // refresh regenerates status.json every interval (and at once); a Koji
