@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/fedora-eln/ebs/libs/koji"
 )
@@ -21,14 +20,6 @@ func rawBuilds(v []map[string]any) []KojiBuild {
 	return out
 }
 
-// userArg passes a numeric user as an int (Koji accepts an id or a name).
-func userArg(u string) any {
-	if n, err := strconv.ParseInt(u, 10, 64); err == nil {
-		return n
-	}
-	return u
-}
-
 // ListTagged is listTagged(tag, latest=True).
 func (k KojiClientReader) ListTagged(ctx context.Context, tag string) ([]KojiBuild, error) {
 	var v []map[string]any
@@ -36,10 +27,12 @@ func (k KojiClientReader) ListTagged(ctx context.Context, tag string) ([]KojiBui
 	return rawBuilds(v), err
 }
 
-// ListBuildsByUser is listBuilds(userID=user, queryOpts={"order": "-start_ts"}).
+// ListBuildsByUser is listBuilds(userID=user, queryOpts={"order": "-start_ts"})
+// with the user name, as the original passes koji.username (Koji resolves
+// a name, a Kerberos principal or an id).
 func (k KojiClientReader) ListBuildsByUser(ctx context.Context, user string) ([]KojiBuild, error) {
 	var v []map[string]any
-	err := k.C.Call(ctx, &v, "listBuilds", koji.KW("userID", userArg(user), "queryOpts", koji.KW("order", "-start_ts")))
+	err := k.C.Call(ctx, &v, "listBuilds", koji.KW("userID", user, "queryOpts", koji.KW("order", "-start_ts")))
 	return rawBuilds(v), err
 }
 

@@ -364,6 +364,11 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 	if g.stableTag == "" {
 		g.stableTag = "eln"
 	}
+	if g.user == "" {
+		// The original falls back to getLoggedInUser(); status reads Koji
+		// anonymously, so it has no user to fall back to.
+		s.log.Warn("koji.username is not set: status.json looks every component up with listBuilds(packageID=...), one Koji call each")
+	}
 	s.goRun("status.json", func() error { g.refresh(ctx, &s.json, interval, s.m); return nil })
 }
 
