@@ -24,13 +24,9 @@ import (
 // (log, metric, ConfigEvent); a valid change takes effect without a restart.
 func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
-	conn := srv.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
 	prod, err := os.ReadFile("testdata/distrobaker.yaml")
 	if err != nil {

@@ -2,7 +2,9 @@ package kojihub
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -361,7 +363,7 @@ func (h *Hub) BuildsOfPackage(name string) []koji.Build {
 func (h *Hub) Packages() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return sortedKeys(h.w.pkgs)
+	return slices.Sorted(maps.Keys(h.w.pkgs))
 }
 
 // RepoState is the state of a tag's newest repo (false if it has none).

@@ -2,6 +2,8 @@ package kojihub
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,7 +42,7 @@ func init() {
 	register("getBuildTargets", "info=None, event=None, buildTagID=None, destTagID=None, queryOpts=None", func(c *call) (any, error) {
 		w := c.h.w
 		out := []any{}
-		for _, n := range sortedKeys(w.targetName) {
+		for _, n := range slices.Sorted(maps.Keys(w.targetName)) {
 			tg := w.targetName[n]
 			if s, ok := c.raw("info").(string); ok && s != n {
 				continue
@@ -109,7 +111,7 @@ func init() {
 			}
 		}
 		pkgName, _ := c.str("package")
-		for _, n := range sortedKeys(w.tagByName) {
+		for _, n := range slices.Sorted(maps.Keys(w.tagByName)) {
 			t := w.tagByName[n]
 			if b != nil && t.taggedIndex(b.ID) < 0 {
 				continue

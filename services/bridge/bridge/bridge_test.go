@@ -37,13 +37,7 @@ func amqpURL() string {
 func startNATS(t *testing.T) (*natstest.Server, *natsx.Conn) {
 	t.Helper()
 	srv := natstest.Start(t)
-	conn := srv.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return srv, conn
+	return srv, srv.Provisioned(t)
 }
 
 // rabbit returns a connection and a channel on the real RabbitMQ.

@@ -22,13 +22,9 @@ import (
 // trigger-tag message.
 func TestHandleTagThroughFEDMSG(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
-	conn := srv.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	cr := crfixture.NewTest(t, crfixture.Sample()...)
 	reg := prometheus.NewRegistry()
 	f := New(Deps{JS: conn.JS, Logger: lifecycle.Discard(), Registerer: reg})

@@ -55,13 +55,9 @@ func TestManualAndReconcileAgainstKojiHub(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nats := natstest.Start(t)
-	conn := nats.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	reader, err := NewKojiReader(hub.URL(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
