@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -54,8 +55,8 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 			"EBS_NATS_URL="+e.natsURL,
 			"EBS_BODHI_URL="+e.sim.URL(),
 			"EBS_OIDC_ISSUER="+e.OIDC.Issuer(),
-			"EBS_OIDC_CLIENT_ID="+e.OIDC.ClientID(),
-			"EBS_OIDC_CLIENT_SECRET_FILE="+secret,
+			"EBS_BODHI_CLIENT_ID="+e.OIDC.ClientID(),
+			"EBS_BODHI_CLIENT_SECRET_FILE="+secret,
 		)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -101,6 +102,9 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 	// The stored outcome of chunk 0 is the one replayed: not filed again.
 	if got := e.result(c0.CommandId); got.GetUpdateCreated().GetAlias() != r0.GetUpdateCreated().GetAlias() {
 		t.Fatalf("chunk 0 result changed: %v", got)
+	}
+	if strings.Contains(logs.String(), "deprecated") {
+		t.Errorf("the current variable names logged a deprecation:\n%s", logs.String())
 	}
 	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
