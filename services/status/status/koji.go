@@ -43,6 +43,29 @@ func (k KojiClientReader) ListBuildsByPackage(ctx context.Context, name string) 
 	return rawBuilds(v), err
 }
 
+// ListBuildsByPackages is ListBuildsByPackage for every name, sent as
+// multicalls of up to 500 calls (KojiBatchReader). A fault of one call
+// fails the run, as a fault of the single call would.
+func (k KojiClientReader) ListBuildsByPackages(ctx context.Context, names []string) ([][]KojiBuild, error) {
+	calls := make([]koji.Call, len(names))
+	for i, n := range names {
+		calls[i] = koji.NewCall("listBuilds", koji.KW("packageID", n, "queryOpts", koji.KW("order", "start_ts")))
+	}
+	results, err := k.C.Multicall(ctx, calls, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]KojiBuild, len(names))
+	for i, r := range results {
+		var v []map[string]any
+		if err := r.Decode(&v); err != nil {
+			return nil, fmt.Errorf("listBuilds(packageID=%s): %w", names[i], err)
+		}
+		out[i] = rawBuilds(v)
+	}
+	return out, nil
+}
+
 // ListTags is listTags(build=id) -> names.
 func (k KojiClientReader) ListTags(ctx context.Context, buildID int64) ([]string, error) {
 	var v []map[string]any

@@ -50,10 +50,18 @@ func TestStatusJSONAgainstKojiSimulator(t *testing.T) {
 	}
 	comps := []status.Component{{Name: "zlib", View: "eln"}, {Name: "bash", View: "eln"}, {Name: "gcc", View: "eln-extras"},
 		{Name: "rpm", View: "eln"}, {Name: "never-built", View: "eln"}}
+	hub.ResetCounters()
 	raw, err := status.StatusJSON(context.Background(), status.KojiClientReader{C: c}, comps, "eln", "eln-buildsync",
 		"https://koji.example/koji", time.Now())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The original's calls, in few requests: listTagged, listBuilds(userID),
+	// one multicall of listBuilds(packageID) for rpm and never-built, and
+	// listTags for gcc (complete, not the tagged build).
+	cnt := hub.Counters()
+	if cnt.Calls["listBuilds"] != 3 || cnt.Calls["multiCall"] != 1 || cnt.Calls["listTagged"] != 1 || cnt.HTTPRequests != 4 {
+		t.Errorf("Koji traffic: %d HTTP requests, calls %v", cnt.HTTPRequests, cnt.Calls)
 	}
 	var doc map[string]map[string]any
 	var top map[string]any

@@ -30,6 +30,15 @@ type KojiReader interface {
 	ListTags(ctx context.Context, buildID int64) ([]string, error)
 }
 
+// KojiBatchReader is a KojiReader that can run many per-package look-ups in
+// one request (a Koji multicall). status.json's fallback for components the
+// user has not built uses it when the reader has it: the same calls as the
+// original, in a few HTTP requests instead of one per component.
+type KojiBatchReader interface {
+	// ListBuildsByPackages is ListBuildsByPackage of each name, in order.
+	ListBuildsByPackages(ctx context.Context, names []string) ([][]KojiBuild, error)
+}
+
 // Component is one ELN component status.json reports.
 type Component struct {
 	// Name is the ELN (downstream) name; Upstream the Fedora name when it differs.
@@ -145,19 +154,24 @@ func (g *statusGenerator) Generate(ctx context.Context) ([]byte, error) {
 			}
 		}
 	}
+	// Components the user has not built: each package's builds, oldest
+	// first, where the last with a start_ts wins.
+	var missing []string
+	for _, c := range comps {
+		if _, ok := g.userBuild(builds, c); !ok {
+			missing = append(missing, c.Name)
+		}
+	}
+	byPackage, err := g.packageBuilds(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]any{"__updated": pythonTime(g.now())}
 	for _, c := range comps {
 		name := c.Name
-		b, ok := builds[name]
-		if !ok && c.Upstream != "" {
-			b, ok = builds[c.Upstream]
-		}
+		b, ok := g.userBuild(builds, c)
 		if !ok {
-			all, err := g.koji.ListBuildsByPackage(ctx, name)
-			if err != nil {
-				return nil, fmt.Errorf("koji listBuilds(packageID=%s): %w", name, err)
-			}
-			for _, x := range all { // oldest first: the last with a start_ts wins
+			for _, x := range byPackage[name] {
 				if hasStartTS(x) {
 					b, ok = x, true
 				}
@@ -191,6 +205,40 @@ func (g *statusGenerator) Generate(ctx context.Context) ([]byte, error) {
 		out[name] = entry
 	}
 	return json.Marshal(out)
+}
+
+// userBuild is the newest build of c (by ELN name, else Fedora name) among
+// the user's.
+func (g *statusGenerator) userBuild(builds map[string]KojiBuild, c Component) (KojiBuild, bool) {
+	b, ok := builds[c.Name]
+	if !ok && c.Upstream != "" {
+		b, ok = builds[c.Upstream]
+	}
+	return b, ok
+}
+
+// packageBuilds runs listBuilds(packageID=name, queryOpts={"order":
+// "start_ts"}) for each name: in multicalls when the reader can.
+func (g *statusGenerator) packageBuilds(ctx context.Context, names []string) (map[string][]KojiBuild, error) {
+	out := make(map[string][]KojiBuild, len(names))
+	if br, ok := g.koji.(KojiBatchReader); ok && len(names) > 0 {
+		lists, err := br.ListBuildsByPackages(ctx, names)
+		if err != nil {
+			return nil, fmt.Errorf("koji listBuilds(packageID=...) for %d packages: %w", len(names), err)
+		}
+		for i, n := range names {
+			out[n] = lists[i]
+		}
+		return out, nil
+	}
+	for _, n := range names {
+		all, err := g.koji.ListBuildsByPackage(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("koji listBuilds(packageID=%s): %w", n, err)
+		}
+		out[n] = all
+	}
+	return out, nil
 }
 
 var fedoraDist = regexp.MustCompile(`\.fc\d+$`)
