@@ -81,13 +81,13 @@ func (k KojiClientReader) ListTags(ctx context.Context, buildID int64) ([]string
 
 // defaultKojiReader returns an anonymous Koji reader for hubURL, or nil
 // when none is configured (status.json then stays 503).
-func defaultKojiReader(hubURL string) KojiReader {
+func defaultKojiReader(hubURL string) (KojiReader, error) {
 	if hubURL == "" {
-		return nil
+		return nil, nil
 	}
 	c, err := koji.New(koji.Options{URL: hubURL})
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("koji client for %s: %w", hubURL, err)
 	}
-	return KojiClientReader{C: c}
+	return KojiClientReader{C: c}, nil
 }

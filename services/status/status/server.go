@@ -347,7 +347,11 @@ func (s *Server) refreshGauges(ctx context.Context) {
 func (s *Server) startStatusJSON(ctx context.Context) {
 	koji := s.cfg.Koji
 	if koji == nil {
-		koji = defaultKojiReader(s.cfg.KojiHubURL)
+		var err error
+		if koji, err = defaultKojiReader(s.cfg.KojiHubURL); err != nil {
+			s.log.Error("/status.json stays 503: no Koji client", "error", err)
+			return
+		}
 	}
 	if koji == nil {
 		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-hub-url)")
