@@ -415,8 +415,10 @@ type BatchCheckpoint struct {
 	Holder      string `protobuf:"bytes,21,opt,name=holder,proto3" json:"holder,omitempty"`
 	// Set when BatchStarted was published.
 	StartedPublished bool `protobuf:"varint,22,opt,name=started_published,json=startedPublished,proto3" json:"started_published,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Side tags made in all (build and update side tags, timeouts included).
+	SideTagsCreated int32 `protobuf:"varint,23,opt,name=side_tags_created,json=sideTagsCreated,proto3" json:"side_tags_created,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BatchCheckpoint) Reset() {
@@ -601,6 +603,13 @@ func (x *BatchCheckpoint) GetStartedPublished() bool {
 		return x.StartedPublished
 	}
 	return false
+}
+
+func (x *BatchCheckpoint) GetSideTagsCreated() int32 {
+	if x != nil {
+		return x.SideTagsCreated
+	}
+	return 0
 }
 
 // BatchMember is one package of a batch with everything the saga learnt.
@@ -1052,7 +1061,7 @@ const file_ebs_v1_checkpoint_proto_rawDesc = "" +
 	"\bside_tag\x18\x03 \x01(\v2\x19.ebs.v1.SideTagCheckpointR\asideTag\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12-\n" +
 	"\x06update\x18\x05 \x01(\v2\x15.ebs.v1.UpdateCreatedR\x06update\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\xec\a\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\x98\b\n" +
 	"\x0fBatchCheckpoint\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12(\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x12.ebs.v1.BatchPhaseR\x05phase\x12\x12\n" +
@@ -1077,7 +1086,8 @@ const file_ebs_v1_checkpoint_proto_rawDesc = "" +
 	"\fcompleted_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12!\n" +
 	"\fphase_events\x18\x14 \x01(\x05R\vphaseEvents\x12\x16\n" +
 	"\x06holder\x18\x15 \x01(\tR\x06holder\x12+\n" +
-	"\x11started_published\x18\x16 \x01(\bR\x10startedPublished\x1a;\n" +
+	"\x11started_published\x18\x16 \x01(\bR\x10startedPublished\x12*\n" +
+	"\x11side_tags_created\x18\x17 \x01(\x05R\x0fsideTagsCreated\x1a;\n" +
 	"\rPromotedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x03\n" +
