@@ -17,7 +17,7 @@ const (
 	TaskFailed   = 5
 )
 
-// TaskFinished reports whether a task state is final.
+// TaskStateFinal reports whether a task state is final.
 func TaskStateFinal(state int) bool {
 	return state == TaskClosed || state == TaskCanceled || state == TaskFailed
 }
@@ -150,8 +150,8 @@ type Hub interface {
 
 	// SubmitBuilds is build(...) for each call: the build task ids.
 	SubmitBuilds(ctx context.Context, calls []BuildCall) ([]Result[int64], error)
-	// ListTasks is listTasks(method, owner, createdAfter) with decoded requests.
-	ListTasks(ctx context.Context, method, owner string, createdAfter time.Time) ([]Task, error)
+	// ListTasks is listTasks(method, owner id, createdAfter) with decoded requests.
+	ListTasks(ctx context.Context, method string, ownerID int64, createdAfter time.Time) ([]Task, error)
 	// TaskStates is getTaskInfo(id) for each id.
 	TaskStates(ctx context.Context, ids []int64) ([]Result[Task], error)
 	// TaskBuild is listBuilds(taskID=id)[0], or ok=false when there is none.

@@ -274,7 +274,7 @@ func (w *Worker) tagBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1
 		if err != nil {
 			return failed(verb, err), nil
 		}
-		tasks, err := w.hub.ListTasks(ctx, "tagBuild", me.Name, intent.GetAt().AsTime().Add(-intentSlack))
+		tasks, err := w.hub.ListTasks(ctx, "tagBuild", me.ID, intent.GetAt().AsTime().Add(-intentSlack))
 		if err != nil {
 			return failed(verb, err), nil
 		}
@@ -500,7 +500,7 @@ func submitFailure(b *ebsv1.BuildSpec, err error) *ebsv1.SubmitFailure {
 // owner=me, createdAfter=intent) matched on SCM URL, target and
 // custom_user_metadata.ebs_attempt.
 func (w *Worker) findSubmitted(ctx context.Context, me kojibatch.User, in *ebsv1.CommandIntent, c *ebsv1.SubmitBuilds) (map[string]int64, error) {
-	tasks, err := w.hub.ListTasks(ctx, "build", me.Name, in.GetAt().AsTime().Add(-intentSlack))
+	tasks, err := w.hub.ListTasks(ctx, "build", me.ID, in.GetAt().AsTime().Add(-intentSlack))
 	if err != nil {
 		return nil, err
 	}
