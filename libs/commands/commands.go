@@ -170,5 +170,3 @@ func NewBatchID(now time.Time) string {
 	return "b-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// KojiEventOf returns the Koji event of a result, or nil.
-func KojiEventOf(res *ebsv1.CommandResult) *ebsv1.KojiEvent { return res.GetKoji() }
