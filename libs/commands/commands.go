@@ -169,4 +169,3 @@ func NewBatchID(now time.Time) string {
 	_, _ = rand.Read(b[:])
 	return "b-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
-
