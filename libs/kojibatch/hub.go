@@ -37,7 +37,11 @@ type Fault struct {
 	Msg  string
 	// Transient is true for failures that may pass (outage, 5xx, offline).
 	Transient bool
+	err       error // the client's error, when there is one
 }
+
+// Unwrap returns the client's error.
+func (f *Fault) Unwrap() error { return f.err }
 
 func (f *Fault) Error() string {
 	if f.Code == 0 {
