@@ -219,9 +219,9 @@ func (b *Batcher) run(ctx context.Context, ready func()) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 5)
-	wg.Go(func() { errc <- b.watchPending(ctx) })
-	wg.Go(func() { errc <- b.watchControl(ctx) })
-	wg.Go(func() { errc <- b.watchCurrent(ctx) })
+	wg.Go(func() { errc <- rewatch(ctx, b.log, "pending", b.watchPending) })
+	wg.Go(func() { errc <- rewatch(ctx, b.log, "control", b.watchControl) })
+	wg.Go(func() { errc <- rewatch(ctx, b.log, "current", b.watchCurrent) })
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, b.js, natsx.StreamEBS, natsx.ConsumerBatcher,
 			func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) }, b.handleRequest,
@@ -241,6 +241,19 @@ func (b *Batcher) run(ctx context.Context, ready func()) error {
 		}
 	}
 	return first
+}
+
+// rewatch runs a KV watch again whenever it ends before ctx (a watch ends
+// when its connection is lost for good or its consumer goes away).
+func rewatch(ctx context.Context, log *slog.Logger, what string, watch func(context.Context) error) error {
+	for {
+		err := watch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("KV watch ended; watching again", "watch", what, "error", err)
+		sleepCtx(ctx, time.Second)
+	}
 }
 
 type metrics struct {

@@ -171,7 +171,17 @@ func (w *Worker) run(ctx context.Context, ready func()) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	wg.Go(func() { errc <- w.watchTasks(ctx) })
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if err := w.watchTasks(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("task watch ended; watching again", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	})
 	wg.Go(func() { w.pollLoop(ctx) })
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamEBS, natsx.ConsumerKojiWorkerCmd,
