@@ -9,6 +9,7 @@ BUF_VERSION            ?= v1.75.0
 PROTOC_GEN_GO_VERSION  ?= v1.36.12
 PROTOC_GEN_GRPC_VERSION ?= v1.6.2
 GRPC_GATEWAY_VERSION   ?= v2.33.0
+HELM_VERSION           ?= v3.22.0
 
 # Tests always run for real (-count=1): they talk to live services.
 TESTFLAGS ?= -count=1 -race -timeout 20m
@@ -28,11 +29,12 @@ test: ## go vet + go test -race across every module of the workspace
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-lint: tools ## gofmt check, go vet, buf lint
+lint: tools ## gofmt check, go vet, buf lint, helm chart + compose.yaml validation
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	buf lint
+	cd deploy/check && GOWORK=off $(GO) test -count=1 ./...
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.')
@@ -44,12 +46,13 @@ proto: tools ## regenerate proto/ebs/v1 Go, gRPC, gateway and OpenAPI code
 breaking: tools ## buf breaking against AGAINST (default: the main branch)
 	buf breaking --against '$(or $(AGAINST),.git#branch=main)'
 
-tools: ## install buf and the protoc plugins at pinned versions (into GOBIN)
+tools: ## install buf, the protoc plugins and helm at pinned versions (into GOBIN)
 	@command -v buf >/dev/null && buf --version | grep -q $(BUF_VERSION:v%=%) || $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 	@command -v protoc-gen-go >/dev/null || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	@command -v protoc-gen-go-grpc >/dev/null || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
 	@command -v protoc-gen-grpc-gateway >/dev/null || $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	@command -v protoc-gen-openapiv2 >/dev/null || $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+	@command -v helm >/dev/null || $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 clean: ## remove build output
 	rm -rf bin

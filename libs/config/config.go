@@ -1,16 +1,9 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
-	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is one loaded, validated configuration.
@@ -22,9 +15,30 @@ type Config struct {
 	Email      *Email // nil: email: false
 	Control    Control
 	Components Components
+	// Timers are the original service's fixed intervals and timeouts. They are
+	// not part of the YAML; services override them with their own flags.
+	Timers Timers
 	// Source names where the configuration came from (for errors and logs).
 	Source string
+	// Layout is LayoutSingleFile (trigger tag in configuration.koji, the
+	// production distrobaker.yaml) or LayoutSplit (trigger tag in
+	// configuration.control, the static + dynamic files).
+	Layout string
+	// TriggerTagKey is the key path the trigger tag was read from.
+	TriggerTagKey string
+	// Digest is the sha256 (hex) of the configuration text, documents in order.
+	Digest string
+	// Revision is the git commit the configuration was read at ("" unless git).
+	Revision string
+	// Warnings are non-fatal findings (defaults assumed, unknown keys).
+	Warnings []string
 }
+
+// Layouts.
+const (
+	LayoutSingleFile = "single-file"
+	LayoutSplit      = "split"
+)
 
 // Koji is configuration.koji.
 type Koji struct {
@@ -45,10 +59,30 @@ type Bodhi struct {
 	// MaxSingleBatchSize: split only when the total exceeds it (default BatchSize).
 	MaxSingleBatchSize int
 	Staging            bool
-	WarnTimeout        time.Duration
+	// WarnTimeout (minutes in YAML, default 180); 0 means none.
+	WarnTimeout time.Duration
 }
 
-// DB is configuration.db (the password comes from a secret, never YAML).
+// ChunkSizes splits total NVRs into Bodhi update sizes: one chunk when
+// BatchSize is 0 or total is at most MaxSingleBatchSize, else chunks of
+// BatchSize in order (the last one smaller).
+func (b Bodhi) ChunkSizes(total int) []int {
+	if total <= 0 {
+		return nil
+	}
+	if b.BatchSize <= 0 || total <= b.MaxSingleBatchSize {
+		return []int{total}
+	}
+	var out []int
+	for total > 0 {
+		n := min(b.BatchSize, total)
+		out = append(out, n)
+		total -= n
+	}
+	return out
+}
+
+// DB is configuration.db (the password comes from Secrets, never YAML).
 type DB struct {
 	Host     string
 	Port     int
@@ -58,7 +92,8 @@ type DB struct {
 	PageSize int
 }
 
-// OIDC is configuration.open_id_connect when enabled.
+// OIDC is configuration.open_id_connect when enabled (the client secret comes
+// from Secrets, never YAML).
 type OIDC struct {
 	AuthURL          string
 	ClientID         string
@@ -68,7 +103,11 @@ type OIDC struct {
 	Scopes           []string
 }
 
-// Email is configuration.email when enabled.
+// DefaultOIDCScopes are the scopes used when open_id_connect.scopes is absent.
+var DefaultOIDCScopes = []string{"openid", "profile", "https://id.fedoraproject.org/scope/groups"}
+
+// Email is configuration.email when enabled (the SMTP password comes from
+// Secrets, never YAML).
 type Email struct {
 	SMTPHost     string
 	SMTPPort     int
@@ -79,6 +118,8 @@ type Email struct {
 
 // Control is configuration.control.
 type Control struct {
+	// TriggerTag as configured; "rawhide" is resolved through Bodhi by the
+	// filter (see RawhideTriggerTag).
 	TriggerTag     string
 	Pause          bool
 	StatusInterval time.Duration
@@ -87,30 +128,23 @@ type Control struct {
 	Ordering       []OrderingRule
 }
 
-// Pattern is a Python-style regular expression used with re.search semantics
-// (unanchored unless the pattern anchors itself).
-type Pattern struct {
-	Source string
-	re     *regexp.Regexp
-}
-
-// Match reports whether the pattern matches anywhere in name.
-func (p Pattern) Match(name string) bool { return p.re != nil && p.re.MatchString(name) }
-
-// OrderingRule maps a pattern on the ELN name to a slice ordering value.
-type OrderingRule struct {
-	Pattern
-	Value int
-}
+// RawhideTriggerTag is the trigger tag value resolved through Bodhi's
+// pending releases (the release whose branch is "rawhide" gives its stable_tag).
+const RawhideTriggerTag = "rawhide"
 
 // DefaultOrdering is the ordering of components no rule matches.
 const DefaultOrdering = 1000
+
+// DefaultContentResolver is used when autopackagelist.content_resolver is absent.
+const DefaultContentResolver = "https://tiny.distro.builders"
 
 // Components is the top-level components section.
 type Components struct {
 	AutoPackageList *AutoPackageList
 	// Overrides keyed by the downstream (ELN) name.
 	Overrides map[string]Override
+	// OverrideOrder lists the override keys in YAML order.
+	OverrideOrder []string
 }
 
 // AutoPackageList selects Content Resolver lists.
@@ -122,11 +156,12 @@ type AutoPackageList struct {
 
 // Override renames or adds a component.
 type Override struct {
+	// UpstreamName is the Fedora name (defaults to the downstream name).
 	UpstreamName string
 	Extra        map[string]any
 }
 
-// Ordering returns the ordering of an ELN component: the first matching rule
+// OrderingOf returns the ordering of an ELN component: the first matching rule
 // in YAML order, else DefaultOrdering.
 func (c Control) OrderingOf(eln string) int {
 	for _, r := range c.Ordering {
@@ -139,58 +174,52 @@ func (c Control) OrderingOf(eln string) int {
 
 // Skipped reports whether a component's Rawhide build must not be tagged into
 // the build side tag (skip_tag).
-func (c Control) Skipped(name string) bool { return anyMatch(c.SkipTag, name) }
+func (c Control) Skipped(name string) bool { return anyMatch(c.SkipTag, name) != nil }
 
 // Excluded reports whether a name is excluded.
-func (c Control) Excluded(name string) bool { return anyMatch(c.Exclude, name) }
+func (c Control) Excluded(name string) bool { return anyMatch(c.Exclude, name) != nil }
 
-func anyMatch(ps []Pattern, s string) bool {
-	for _, p := range ps {
-		if p.Match(s) {
-			return true
+// ExcludedBy returns the first exclude pattern matching name, or nil.
+func (c Control) ExcludedBy(name string) *Pattern { return anyMatch(c.Exclude, name) }
+
+func anyMatch(ps []Pattern, s string) *Pattern {
+	for i := range ps {
+		if ps[i].Match(s) {
+			return &ps[i]
 		}
 	}
-	return false
-}
-
-// CompilePattern compiles a Python regex for Go's RE2, rejecting what RE2
-// cannot express (look-arounds, back-references) with a clear error.
-func CompilePattern(src string) (Pattern, error) {
-	re, err := regexp.Compile(src)
-	if err != nil {
-		return Pattern{}, fmt.Errorf("pattern %q is not supported (Go RE2 syntax: no look-arounds or back-references): %w", src, err)
-	}
-	return Pattern{Source: src, re: re}, nil
+	return nil
 }
 
 // LoadFile reads and validates one configuration file (single-file layout),
 // or several files merged in order (static then dynamic).
 func LoadFile(paths ...string) (*Config, error) {
-	var docs [][]byte
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("config: no file given")
+	}
+	docs := make([]Document, 0, len(paths))
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		docs = append(docs, b)
+		docs = append(docs, Document{Name: p, Data: b})
 	}
-	return Parse(strings.Join(paths, "+"), docs...)
+	return ParseDocuments(docs...)
 }
 
 // Parse decodes one or more YAML documents (merged in order) into a Config.
+// source names them in errors: one name, or one name per document joined
+// with "+" (as LoadFile does).
 func Parse(source string, docs ...[]byte) (*Config, error) {
-	var raw rawFile
-	for _, d := range docs {
-		dec := yaml.NewDecoder(bytes.NewReader(d))
-		dec.KnownFields(false)
-		if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config %s: %w", source, err)
-		}
+	names := splitNames(source, len(docs))
+	ds := make([]Document, len(docs))
+	for i, d := range docs {
+		ds[i] = Document{Name: names[i], Data: d}
 	}
-	c, err := raw.convert()
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", source, err)
+	c, err := ParseDocuments(ds...)
+	if c != nil {
+		c.Source = source
 	}
-	c.Source = source
-	return c, nil
+	return c, err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,7 +21,14 @@ var ShutdownTimeout = 30 * time.Second
 // Main parses fs from os.Args, builds the logger, runs run with a context
 // cancelled on SIGINT/SIGTERM, and exits: 0 on a clean stop, 1 on error, 2 if
 // run does not return within ShutdownTimeout of the signal.
+//
+// "healthcheck" as the only argument probes the running service's /startup on
+// its admin address (EBS_ADMIN_ADDR) and exits 0 or 1: container health checks
+// need no shell or curl in a distroless image.
 func Main(name string, fs *flag.FlagSet, run func(ctx context.Context, log *slog.Logger) error) {
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		os.Exit(Healthcheck(os.Getenv("EBS_ADMIN_ADDR")))
+	}
 	var logLevel, logFormat string
 	if fs.Lookup("log-level") == nil {
 		StringVar(fs, &logLevel, "log-level", "EBS_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -91,3 +99,26 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // Discard is a logger that drops everything (tests).
 func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Healthcheck GETs http://<addr>/startup (addr like ":9100" or "host:port")
+// and returns 0 when it answers 200, else 1.
+func Healthcheck(addr string) int {
+	if addr == "" {
+		addr = "127.0.0.1:9100"
+	}
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + addr + "/startup")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: /startup answered", resp.Status)
+		return 1
+	}
+	return 0
+}

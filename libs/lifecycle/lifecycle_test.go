@@ -117,3 +117,23 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	a := lifecycle.NewAdmin()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bound := make(chan string, 1)
+	go func() { _ = a.Serve(ctx, "127.0.0.1:0", lifecycle.Discard(), bound) }()
+	addr := <-bound
+	if code := lifecycle.Healthcheck(addr); code != 1 {
+		t.Fatalf("healthcheck before Ready = %d, want 1", code)
+	}
+	a.Ready()
+	if code := lifecycle.Healthcheck(addr); code != 0 {
+		t.Fatalf("healthcheck after Ready = %d, want 0", code)
+	}
+	if code := lifecycle.Healthcheck("127.0.0.1:1"); code != 1 {
+		t.Fatalf("healthcheck of a closed port = %d, want 1", code)
+	}
+}

@@ -72,6 +72,7 @@ var Buckets = []BucketDef{
 	{Bucket: BucketTasks, Description: "tracked Koji tasks", History: 2, TTL: 30 * 24 * time.Hour},
 	{Bucket: BucketWaits, Description: "open tag and repo waits", History: 2, TTL: 30 * 24 * time.Hour},
 	{Bucket: BucketResults, Description: "worker command outcomes by command id", History: 1, TTL: 30 * 24 * time.Hour},
+	{Bucket: BucketUpdates, Description: "Bodhi updates bodhi-publisher follows to stable, by command id", History: 1, TTL: 30 * 24 * time.Hour},
 }
 
 // Consumers lists every durable consumer ebs uses.

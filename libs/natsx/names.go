@@ -67,6 +67,7 @@ const (
 	BucketTasks   = "ebs_tasks"   // tracked Koji tasks (koji-worker)
 	BucketWaits   = "ebs_waits"   // tag and repo waits (repo-watcher)
 	BucketResults = "ebs_results" // command outcomes by command id (workers)
+	BucketUpdates = "ebs_updates" // Bodhi updates being followed, by command id (bodhi-publisher)
 )
 
 // Well-known keys.

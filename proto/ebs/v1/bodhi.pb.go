@@ -517,6 +517,135 @@ func (x *UpdateStatusChanged) GetTimedOut() bool {
 	return false
 }
 
+// FollowedUpdate is bodhi-publisher's record of an update it follows until a
+// final status or its deadline, in KV ebs_updates under the command id, so a
+// restarted publisher resumes following. Deleted when following ends.
+type FollowedUpdate struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	BatchId   string                 `protobuf:"bytes,2,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	Alias     string                 `protobuf:"bytes,3,opt,name=alias,proto3" json:"alias,omitempty"`
+	Url       string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	FromTag   string                 `protobuf:"bytes,5,opt,name=from_tag,json=fromTag,proto3" json:"from_tag,omitempty"`
+	Nvrs      []string               `protobuf:"bytes,6,rep,name=nvrs,proto3" json:"nvrs,omitempty"`
+	Chunk     int32                  `protobuf:"varint,7,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Last status seen in Bodhi.
+	Status    string                 `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Following stops here with UpdateStatusChanged{timed_out: true}.
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	CheckedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowedUpdate) Reset() {
+	*x = FollowedUpdate{}
+	mi := &file_ebs_v1_bodhi_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowedUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowedUpdate) ProtoMessage() {}
+
+func (x *FollowedUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_bodhi_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowedUpdate.ProtoReflect.Descriptor instead.
+func (*FollowedUpdate) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_bodhi_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FollowedUpdate) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetFromTag() string {
+	if x != nil {
+		return x.FromTag
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetNvrs() []string {
+	if x != nil {
+		return x.Nvrs
+	}
+	return nil
+}
+
+func (x *FollowedUpdate) GetChunk() int32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+func (x *FollowedUpdate) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *FollowedUpdate) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *FollowedUpdate) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *FollowedUpdate) GetCheckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckedAt
+	}
+	return nil
+}
+
 var File_ebs_v1_bodhi_proto protoreflect.FileDescriptor
 
 const file_ebs_v1_bodhi_proto_rawDesc = "" +
@@ -565,7 +694,23 @@ const file_ebs_v1_bodhi_proto_rawDesc = "" +
 	"\n" +
 	"new_status\x18\x03 \x01(\tR\tnewStatus\x12\x14\n" +
 	"\x05final\x18\x04 \x01(\bR\x05final\x12\x1b\n" +
-	"\ttimed_out\x18\x05 \x01(\bR\btimedOutB.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
+	"\ttimed_out\x18\x05 \x01(\bR\btimedOut\"\xfd\x02\n" +
+	"\x0eFollowedUpdate\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
+	"\bbatch_id\x18\x02 \x01(\tR\abatchId\x12\x14\n" +
+	"\x05alias\x18\x03 \x01(\tR\x05alias\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12\x19\n" +
+	"\bfrom_tag\x18\x05 \x01(\tR\afromTag\x12\x12\n" +
+	"\x04nvrs\x18\x06 \x03(\tR\x04nvrs\x12\x14\n" +
+	"\x05chunk\x18\a \x01(\x05R\x05chunk\x12\x16\n" +
+	"\x06status\x18\b \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
+	"\bdeadline\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x129\n" +
+	"\n" +
+	"checked_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcheckedAtB.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
 
 var (
 	file_ebs_v1_bodhi_proto_rawDescOnce sync.Once
@@ -579,30 +724,34 @@ func file_ebs_v1_bodhi_proto_rawDescGZIP() []byte {
 	return file_ebs_v1_bodhi_proto_rawDescData
 }
 
-var file_ebs_v1_bodhi_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_ebs_v1_bodhi_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_ebs_v1_bodhi_proto_goTypes = []any{
 	(*BodhiCommand)(nil),          // 0: ebs.v1.BodhiCommand
 	(*CreateUpdate)(nil),          // 1: ebs.v1.CreateUpdate
 	(*BodhiEvent)(nil),            // 2: ebs.v1.BodhiEvent
 	(*UpdateCreated)(nil),         // 3: ebs.v1.UpdateCreated
 	(*UpdateStatusChanged)(nil),   // 4: ebs.v1.UpdateStatusChanged
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
-	(*CommandFailed)(nil),         // 7: ebs.v1.CommandFailed
+	(*FollowedUpdate)(nil),        // 5: ebs.v1.FollowedUpdate
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
+	(*CommandFailed)(nil),         // 8: ebs.v1.CommandFailed
 }
 var file_ebs_v1_bodhi_proto_depIdxs = []int32{
-	5, // 0: ebs.v1.BodhiCommand.issued_at:type_name -> google.protobuf.Timestamp
-	1, // 1: ebs.v1.BodhiCommand.create_update:type_name -> ebs.v1.CreateUpdate
-	6, // 2: ebs.v1.CreateUpdate.follow_timeout:type_name -> google.protobuf.Duration
-	5, // 3: ebs.v1.BodhiEvent.at:type_name -> google.protobuf.Timestamp
-	3, // 4: ebs.v1.BodhiEvent.update_created:type_name -> ebs.v1.UpdateCreated
-	4, // 5: ebs.v1.BodhiEvent.update_status_changed:type_name -> ebs.v1.UpdateStatusChanged
-	7, // 6: ebs.v1.BodhiEvent.command_failed:type_name -> ebs.v1.CommandFailed
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6,  // 0: ebs.v1.BodhiCommand.issued_at:type_name -> google.protobuf.Timestamp
+	1,  // 1: ebs.v1.BodhiCommand.create_update:type_name -> ebs.v1.CreateUpdate
+	7,  // 2: ebs.v1.CreateUpdate.follow_timeout:type_name -> google.protobuf.Duration
+	6,  // 3: ebs.v1.BodhiEvent.at:type_name -> google.protobuf.Timestamp
+	3,  // 4: ebs.v1.BodhiEvent.update_created:type_name -> ebs.v1.UpdateCreated
+	4,  // 5: ebs.v1.BodhiEvent.update_status_changed:type_name -> ebs.v1.UpdateStatusChanged
+	8,  // 6: ebs.v1.BodhiEvent.command_failed:type_name -> ebs.v1.CommandFailed
+	6,  // 7: ebs.v1.FollowedUpdate.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 8: ebs.v1.FollowedUpdate.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 9: ebs.v1.FollowedUpdate.checked_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_ebs_v1_bodhi_proto_init() }
@@ -625,7 +774,7 @@ func file_ebs_v1_bodhi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ebs_v1_bodhi_proto_rawDesc), len(file_ebs_v1_bodhi_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2,35 +2,152 @@ package bodhipublisher
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
+	"time"
 
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/fedora-eln/ebs/libs/bodhi"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
 // Name is the service name used in logs, metrics and dead letters.
 const Name = "bodhi-publisher"
 
-// Config is the bodhi-publisher service's configuration.
+// Config is the bodhi-publisher service's configuration. Every field is a
+// flag with an EBS_* environment fallback.
 type Config struct {
 	lifecycle.Common
+	// BodhiURL is Bodhi's base URL.
+	BodhiURL string
+	// BodhiUser narrows the look-up of an existing update (optional).
+	BodhiUser string
+	// Credentials: a client-credentials grant (OIDCClientID and a secret,
+	// the token endpoint from OIDCTokenURL or OIDCIssuer's discovery), or an
+	// access token read from TokenFile on every sign-in.
+	OIDCIssuer           string
+	OIDCTokenURL         string
+	OIDCClientID         string
+	OIDCClientSecret     string // prefer OIDCClientSecretFile
+	OIDCClientSecretFile string
+	OIDCScopes           string
+	TokenFile            string
+	// DryRun logs and reports what would be filed and files nothing.
+	DryRun bool
+	// RetryFor bounds the retries of one command (default 15 min).
+	RetryFor time.Duration
+	// FollowInterval is how often followed updates are polled.
+	FollowInterval time.Duration
+	// FollowTimeout applies to commands that carry none.
+	FollowTimeout time.Duration
+	// Workers handle commands concurrently.
+	Workers int
 }
 
 // Flags registers the configuration as flags with EBS_* environment fallbacks.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	c.Common.Flags(fs, "127.0.0.1:9106")
+	lifecycle.StringVar(fs, &c.BodhiURL, "bodhi-url", "EBS_BODHI_URL", "https://bodhi.fedoraproject.org/", "Bodhi base URL")
+	lifecycle.StringVar(fs, &c.BodhiUser, "bodhi-user", "EBS_BODHI_USER", "", "Bodhi account ebs files as (narrows look-ups of existing updates)")
+	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "https://id.fedoraproject.org/openidc", "OIDC provider (discovery of the token endpoint)")
+	lifecycle.StringVar(fs, &c.OIDCTokenURL, "oidc-token-url", "EBS_OIDC_TOKEN_URL", "", "OIDC token endpoint (skips discovery)")
+	lifecycle.StringVar(fs, &c.OIDCClientID, "oidc-client-id", "EBS_OIDC_CLIENT_ID", "", "OIDC client id for the client-credentials grant")
+	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
+	if v, ok := os.LookupEnv("EBS_OIDC_CLIENT_SECRET"); ok {
+		c.OIDCClientSecret = v // env only: secrets never on the command line
+	}
+	lifecycle.StringVar(fs, &c.OIDCScopes, "oidc-scopes", "EBS_OIDC_SCOPES", strings.Join(bodhiScopes, " "), "scopes to request (space separated)")
+	lifecycle.StringVar(fs, &c.TokenFile, "bodhi-token-file", "EBS_BODHI_TOKEN_FILE", "", "file holding an OIDC access token (instead of client credentials)")
+	lifecycle.BoolVar(fs, &c.DryRun, "dry-run", "EBS_DRY_RUN", false, "log and report updates instead of filing them")
+	lifecycle.DurationVar(fs, &c.RetryFor, "retry-for", "EBS_BODHI_RETRY_FOR", bodhi.DefaultRetryFor, "how long one command is retried before it is reported failed")
+	lifecycle.DurationVar(fs, &c.FollowInterval, "follow-interval", "EBS_BODHI_FOLLOW_INTERVAL", time.Minute, "how often followed updates are polled")
+	lifecycle.DurationVar(fs, &c.FollowTimeout, "follow-timeout", "EBS_BODHI_FOLLOW_TIMEOUT", 24*time.Hour, "how long an update is followed when its command sets no follow_timeout")
+	lifecycle.IntVar(fs, &c.Workers, "workers", "EBS_BODHI_WORKERS", 4, "commands handled concurrently")
+}
+
+// bodhiScopes are the scopes Bodhi requires on a login token.
+var bodhiScopes = []string{
+	"openid", "email", "profile",
+	"https://id.fedoraproject.org/scope/groups",
+	"https://id.fedoraproject.org/scope/agreements",
+}
+
+// tokens builds the token source from the configuration (nil: none configured).
+func (c Config) tokens(ctx context.Context) (bodhi.TokenSource, error) {
+	switch {
+	case c.TokenFile != "":
+		return bodhi.TokenFile(c.TokenFile), nil
+	case c.OIDCClientID != "":
+		secret := c.OIDCClientSecret
+		if c.OIDCClientSecretFile != "" {
+			b, err := os.ReadFile(c.OIDCClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("read OIDC client secret: %w", err)
+			}
+			secret = strings.TrimSpace(string(b))
+		}
+		if secret == "" {
+			return nil, errors.New("oidc-client-id is set but no client secret (EBS_OIDC_CLIENT_SECRET or -oidc-client-secret-file)")
+		}
+		tokenURL := c.OIDCTokenURL
+		if tokenURL == "" {
+			var err error
+			if tokenURL, err = bodhi.DiscoverTokenURL(ctx, nil, c.OIDCIssuer); err != nil {
+				return nil, err
+			}
+		}
+		return &bodhi.ClientCredentials{Config: clientcredentials.Config{
+			ClientID: c.OIDCClientID, ClientSecret: secret, TokenURL: tokenURL, Scopes: strings.Fields(c.OIDCScopes)}}, nil
+	}
+	return nil, nil
 }
 
 // Run runs the service until ctx ends.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("component", Name)
+	if cfg.BodhiURL == "" {
+		cfg.BodhiURL = "https://bodhi.fedoraproject.org/"
+	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	tokens, err := cfg.tokens(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: credentials: %w", Name, err)
+	}
+	if tokens == nil && !cfg.DryRun {
+		log.Warn("no Bodhi credentials configured (-oidc-client-id or -bodhi-token-file): every update will fail; use -dry-run to only report")
+	}
+	onRetry, err := NewRetryCounter(admin.Registry)
+	if err != nil {
+		return err
+	}
+	client, err := bodhi.New(bodhi.Options{BaseURL: cfg.BodhiURL, Tokens: tokens, RetryFor: cfg.RetryFor,
+		Username: cfg.BodhiUser, Logger: log, OnRetry: onRetry})
+	if err != nil {
+		return err
+	}
+	pub, err := New(ctx, Options{JS: conn.JS, Bodhi: client, DryRun: cfg.DryRun, RetryFor: cfg.RetryFor,
+		FollowInterval: cfg.FollowInterval, FollowTimeout: cfg.FollowTimeout, Workers: cfg.Workers,
+		Logger: log, Registerer: admin.Registry})
+	if err != nil {
+		return err
+	}
+	log.Info("filing Bodhi updates", "bodhi_url", cfg.BodhiURL, "dry_run", cfg.DryRun, "retry_for", cfg.RetryFor)
 	admin.Ready()
-	log.Info("connected and provisioned; waiting (not implemented yet)")
-	return admin.Serve(ctx, cfg.AdminAddr, log, nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- pub.Run(ctx) }()
+	serr := admin.Serve(ctx, cfg.AdminAddr, log, nil)
+	cancel()
+	return errors.Join(serr, <-errc)
 }

@@ -1,6 +1,30 @@
-// Package bodhipublisher is the bodhi-publisher service: the only writer to Bodhi; it files updates from update side tags and follows them.
+// Package bodhipublisher is the bodhi-publisher service, the only writer to
+// Bodhi: it files one update per ebs.bodhi.cmd.create-update command and
+// follows it until Bodhi is done with it.
 //
-// Not built yet: until its issue lands, Run only connects to NATS, provisions
-// the streams, buckets and consumers, serves /alive, /startup and /metrics,
-// and waits for shutdown. It produces no results.
+// The batcher's saga owns chunking and the update side tags (see
+// docs/ARCHITECTURE.md, "Update side tags"); each command names one side tag
+// that already holds the chunk's builds. For a command the publisher:
+//
+//  1. replays the recorded outcome if KV ebs_results already holds one for
+//     the command id (a redelivery, or a batcher re-issuing the command):
+//     re-publishes the event and acks;
+//  2. in dry-run mode records and reports UpdateCreated{dry_run: true} and
+//     files nothing;
+//  3. otherwise files the update through libs/bodhi, which retries transient
+//     failures and turns "Update already exists using this side tag" into a
+//     look-up of the earlier update (so a publisher killed between Bodhi's
+//     answer and the ack never files a second update);
+//  4. writes the update to KV ebs_updates (the follow list), then the
+//     CommandResult to ebs_results, then publishes ebs.bodhi.evt.update-created,
+//     then acks. A command still failing when its retry budget (RetryFor,
+//     counted from when the command was published) runs out is recorded and
+//     reported as CommandFailed; nothing is dropped.
+//
+// A follower polls every followed update (GET /updates/{alias}) and publishes
+// ebs.bodhi.evt.update-status-changed on each change, until a final status
+// (stable, obsolete, unpushed) or the command's follow_timeout, then removes
+// it from ebs_updates. Because the list lives in KV, a restarted publisher
+// resumes following. Replicas may run side by side: every event has a
+// deterministic Nats-Msg-Id, so a change seen by two replicas is stored once.
 package bodhipublisher

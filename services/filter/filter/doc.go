@@ -1,6 +1,30 @@
-// Package filter is the filter service: it turns trigger-tag messages, manual rebuilds and reconciler findings into RebuildRequests.
+// Package filter is the filter service: it turns trigger-tag messages,
+// manual rebuilds and reconciler findings into RebuildRequests on
+// ebs.rebuild.requested, with the original ELNBuildSync's eligibility and
+// naming.
 //
-// Not built yet: until its issue lands, Run only connects to NATS, provisions
-// the streams, buckets and consumers, serves /alive, /startup and /metrics,
-// and waits for shutdown. It produces no results.
+// Triggers: a buildsys.tag message (durable consumer "filter" on
+// fedmsg.buildsys.tag) whose tag equals the trigger tag (control.trigger_tag
+// or koji.trigger_tag; "rawhide" is resolved through Bodhi's pending
+// releases at each configuration load) is eligible when its Fedora name is
+// in the component universe (Content Resolver lists walked in reverse so the
+// first-listed view and source win, plus overrides' upstream_name) and no
+// exclude pattern matches it (re.search). The request carries the ELN name,
+// the ordering of the first ordering rule matching the ELN name (default
+// 1000), the view, the build, the message id ("trigger-<message id>" is the
+// request id and Nats-Msg-Id) and the user who tagged. Ineligible messages
+// are only counted and logged at debug level.
+//
+// Manual rebuilds (ManualRebuild on ebs.rebuild.manual, consumer
+// "filter-manual") and the reconciler (every 12 h: every listed component
+// with no build in the stable tag) pick the source build like the
+// original's rebuild_from_components: the latest Rawhide build of the
+// Fedora name against the latest ELN build of the ELN name, dist tags
+// stripped, rpm labelCompare, creation time on ties, ELN winning an exact
+// tie. Unknown, excluded or build-less names become RequestRejected on
+// ebs.rebuild.rejected.
+//
+// The configuration is checked at start-up (an invalid one stops the
+// service) and refreshed every 15 min; a candidate replaces the state only
+// when it loads, rawhide resolves and the lists fetch.
 package filter

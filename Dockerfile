@@ -1,0 +1,35 @@
+# One image recipe for every ebs binary:
+#   docker build --build-arg SERVICE=batcher -t ebs-batcher .
+# SERVICE is one of: bridge filter batcher koji-worker repo-watcher
+# bodhi-publisher status ebsctl ebs kojisim bodhisim.
+ARG GO_VERSION=1.26.8
+
+FROM golang:${GO_VERSION}-bookworm AS build
+ARG SERVICE
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+# Module downloads first, for layer caching.
+COPY go.work ./
+COPY proto/go.mod proto/go.sum proto/
+COPY libs/go.mod libs/go.sum libs/
+COPY services/ services/
+RUN go mod download -x >/dev/null 2>&1 || true
+COPY . .
+RUN set -eu; \
+    case "${SERVICE:?set --build-arg SERVICE}" in \
+      kojisim)  pkg=./libs/sim/kojihub/cmd/kojisim ;; \
+      bodhisim) pkg=./libs/sim/bodhi/cmd/bodhisim ;; \
+      *)        pkg=./services/${SERVICE} ;; \
+    esac; \
+    go build -trimpath -ldflags='-s -w' -o /out/app "$pkg"
+
+# distroless static: no shell, no package manager, runs as uid 65532.
+FROM gcr.io/distroless/static-debian12:nonroot
+ARG SERVICE
+LABEL org.opencontainers.image.title="ebs-${SERVICE}" \
+      org.opencontainers.image.source="https://github.com/fedora-eln/ebs" \
+      org.opencontainers.image.description="ebs (ELN Build Sync) ${SERVICE}"
+COPY --from=build /out/app /usr/local/bin/app
+USER nonroot:nonroot
+EXPOSE 9100
+ENTRYPOINT ["/usr/local/bin/app"]

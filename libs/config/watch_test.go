@@ -1,0 +1,177 @@
+package config_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/natsx"
+	"github.com/fedora-eln/ebs/libs/natsx/natstest"
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
+)
+
+// A refresh with a broken file keeps the old configuration and reports it
+// (log, metric, ConfigEvent); a valid change takes effect without a restart.
+func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	conn := srv.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
+	prod, err := os.ReadFile("testdata/distrobaker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(b []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(prod)
+	reg := prometheus.NewRegistry()
+	var applied []string
+	w, err := config.NewWatcher(ctx, path, config.WatchOptions{
+		Service: "test", Registerer: reg, JetStream: conn.JS, Interval: 20 * time.Millisecond,
+		Apply: func(_ context.Context, c *config.Config) error {
+			if c.Control.TriggerTag == "f99" {
+				return errors.New("f99 is not a real tag")
+			}
+			applied = append(applied, c.Control.TriggerTag)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := w.Current()
+	if first.Control.TriggerTag != "f45" || first.Control.Pause {
+		t.Fatalf("first: %+v", first.Control)
+	}
+
+	// Broken YAML: rejected, the old configuration stays.
+	write([]byte("configuration:\n  koji: [\n"))
+	cur, err := w.Refresh(ctx)
+	if err == nil || cur != first || w.Current() != first {
+		t.Fatalf("broken file: err %v, current changed %v", err, w.Current() != first)
+	}
+	// Valid YAML failing validation: rejected too.
+	write([]byte(strings.Replace(string(prod), "    pause: false\n", "    pause: perhaps\n", 1)))
+	if _, err := w.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "configuration.control.pause") {
+		t.Fatalf("invalid file: %v", err)
+	}
+	// Valid but refused by the service (Apply): rejected.
+	write([]byte(strings.Replace(string(prod), "trigger_tag: f45", "trigger_tag: f99", 1)))
+	if _, err := w.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "f99 is not a real tag") || w.Current() != first {
+		t.Fatalf("apply refusal: %v", err)
+	}
+	if got := testutil.ToFloat64(w.Metrics().Loads.WithLabelValues("rejected")); got != 3 {
+		t.Fatalf("rejected loads metric %v", got)
+	}
+	if got := testutil.ToFloat64(w.Metrics().Valid); got != 0 {
+		t.Fatalf("valid gauge %v", got)
+	}
+
+	// A valid change takes effect: run the loop and wait for it.
+	updates := w.Subscribe()
+	go func() { _ = w.Run(ctx) }()
+	write([]byte(strings.Replace(string(prod), "    pause: false\n", "    pause: true\n", 1)))
+	select {
+	case c := <-updates:
+		if !c.Control.Pause || w.Current() != c || c.Digest == first.Digest {
+			t.Fatalf("update: pause %v", c.Control.Pause)
+		}
+	case <-ctx.Done():
+		t.Fatal("the valid change was not picked up")
+	}
+	if got := testutil.ToFloat64(w.Metrics().Valid); got != 1 {
+		t.Fatalf("valid gauge %v", got)
+	}
+	if len(applied) < 2 || applied[0] != "f45" {
+		t.Fatalf("applied %v", applied)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ebs_config_loads_total"); err != nil || n != 3 {
+		t.Fatalf("registered series %d %v", n, err)
+	}
+
+	// The events: one loaded (start), three rejected, one loaded (the change).
+	events := readConfigEvents(t, ctx, conn.JS, 5)
+	var loaded, rejected int
+	for _, e := range events {
+		if e.Service != "test" || e.Source != path {
+			t.Fatalf("event %v", e)
+		}
+		if e.Accepted {
+			loaded++
+			if len(e.Digest) != 64 {
+				t.Fatalf("loaded event without digest: %v", e)
+			}
+		} else {
+			rejected++
+			if e.Error == "" {
+				t.Fatalf("rejected event without error: %v", e)
+			}
+		}
+	}
+	if loaded != 2 || rejected != 3 {
+		t.Fatalf("loaded %d rejected %d", loaded, rejected)
+	}
+}
+
+func readConfigEvents(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) []*ebsv1.ConfigEvent {
+	t.Helper()
+	cons, err := js.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ebs.config.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*ebsv1.ConfigEvent
+	for len(out) < n {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(out), err)
+		}
+		var e ebsv1.ConfigEvent
+		if err := proto.Unmarshal(m.Data(), &e); err != nil {
+			t.Fatal(err)
+		}
+		wantSubject := natsx.SubjectConfigRejected
+		if e.Accepted {
+			wantSubject = natsx.SubjectConfigLoaded
+		}
+		if m.Subject() != wantSubject {
+			t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
+		}
+		out = append(out, &e)
+	}
+	return out
+}
+
+// The start-up check: an invalid configuration stops the service.
+func TestNewWatcherFailsOnInvalidConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte("configuration: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.NewWatcher(context.Background(), path, config.WatchOptions{Service: "test"})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "configuration.koji") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := config.NewWatcher(context.Background(), "", config.WatchOptions{}); err == nil {
+		t.Fatal("empty source accepted")
+	}
+}

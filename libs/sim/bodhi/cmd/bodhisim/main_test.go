@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-eln/ebs/libs/bodhi"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The standalone simulator with its built-in provider accepts the token it
+// writes: a client signs in and reads the releases.
+func TestRunWithBuiltinOIDC(t *testing.T) {
+	addr := freeAddr(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	r, w, _ := os.Pipe()
+	stdout := os.Stdout
+	os.Stdout = w
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, config{listen: addr, oidcClientID: "bodhi", oidcBuiltin: true, oidcListen: "127.0.0.1:0",
+			serviceAccount: "ebs", tokenFile: tokenFile, testingAfter: time.Second, stableAfter: time.Second},
+			slog.New(slog.DiscardHandler))
+	}()
+	lines := bufio.NewScanner(r)
+	var out []string
+	for lines.Scan() {
+		out = append(out, lines.Text())
+		if strings.HasPrefix(lines.Text(), "Bodhi ") {
+			break
+		}
+	}
+	os.Stdout = stdout
+	go func() { _, _ = io.Copy(io.Discard, r) }()
+	if len(out) == 0 || out[len(out)-1] != "Bodhi http://"+addr {
+		t.Fatalf("output %q", out)
+	}
+	c, err := bodhi.New(bodhi.Options{BaseURL: "http://" + addr, Tokens: bodhi.TokenFile(tokenFile), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx); err != nil {
+		t.Fatalf("login with the written token: %v", err)
+	}
+	tag, err := c.RawhideStableTag(ctx)
+	if err != nil || tag != "f45" {
+		t.Fatalf("rawhide: %q %v", tag, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}

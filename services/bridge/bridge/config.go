@@ -1,0 +1,120 @@
+package bridge
+
+import (
+	"flag"
+	"strings"
+	"time"
+
+	"github.com/fedora-eln/ebs/libs/fedmsg"
+	"github.com/fedora-eln/ebs/libs/lifecycle"
+)
+
+// Name is the service name used in logs, metrics and dead letters.
+const Name = "bridge"
+
+// DefaultRoutingKeys are bound on amq.topic when none are configured.
+var DefaultRoutingKeys = []string{
+	"#.buildsys.tag", "#.buildsys.untag", "#.buildsys.repo.init", "#.buildsys.repo.done",
+	"#.buildsys.task.state.change", "#.buildsys.build.state.change",
+}
+
+// Config is the bridge service's configuration. The zero value of every
+// field beyond Common is a working default (see withDefaults).
+type Config struct {
+	lifecycle.Common
+
+	// AMQPURL is the broker (amqp:// or amqps://); "" disables the inbound consumer.
+	AMQPURL string
+	// AMQPCA, AMQPCert and AMQPKey are PEM files. With a certificate the
+	// bridge authenticates with SASL EXTERNAL (the certificate's CN).
+	AMQPCA, AMQPCert, AMQPKey string
+	// Exchange to bind to (default amq.topic).
+	Exchange string
+	// Queue is the queue name. Empty: a durable queue named after a fresh
+	// UUID (logged; set it to keep the subscription across restarts).
+	Queue string
+	// QueueTransient declares the queue non-durable, exclusive and
+	// auto-deleted (fedora-messaging's default) instead of durable.
+	QueueTransient bool
+	// RoutingKeys bound on Exchange (default DefaultRoutingKeys).
+	RoutingKeys []string
+	// Prefetch is the AMQP QoS prefetch count (default 25).
+	Prefetch int
+	// TopicPrefix is the environment prefix removed from topics for FEDMSG
+	// subjects (default org.fedoraproject.prod).
+	TopicPrefix string
+	// ReconnectMin and ReconnectMax bound the reconnect and JetStream
+	// back-off (defaults 1 s and 30 s).
+	ReconnectMin, ReconnectMax time.Duration
+
+	// OutboundTopic enables publishing ebs.batch.completed to the bus under
+	// this topic, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete.
+	OutboundTopic string
+	// OutboundURL is the broker for outbound messages (default AMQPURL, with
+	// the same TLS files).
+	OutboundURL string
+
+	// Replay, when set, imports the recorded messages of this file into
+	// FEDMSG and exits instead of running the service.
+	Replay string
+
+	routingKeys string // the flag's value, used when RoutingKeys is empty
+}
+
+// Flags registers the configuration as flags with EBS_* environment fallbacks.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	c.Common.Flags(fs, "127.0.0.1:9101")
+	lifecycle.StringVar(fs, &c.AMQPURL, "amqp-url", "EBS_AMQP_URL", "", `Fedora Messaging broker, e.g. amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub ("" disables the inbound consumer)`)
+	lifecycle.StringVar(fs, &c.AMQPCA, "amqp-ca", "EBS_AMQP_CA", "", "CA bundle (PEM) for the broker")
+	lifecycle.StringVar(fs, &c.AMQPCert, "amqp-cert", "EBS_AMQP_CERT", "", "client certificate (PEM); enables SASL EXTERNAL")
+	lifecycle.StringVar(fs, &c.AMQPKey, "amqp-key", "EBS_AMQP_KEY", "", "client key (PEM)")
+	lifecycle.StringVar(fs, &c.Exchange, "amqp-exchange", "EBS_AMQP_EXCHANGE", fedmsg.Exchange, "exchange to bind to")
+	lifecycle.StringVar(fs, &c.Queue, "amqp-queue", "EBS_AMQP_QUEUE", "", "queue name (use a UUID on the public broker; empty: a new UUID each start)")
+	lifecycle.BoolVar(fs, &c.QueueTransient, "amqp-queue-transient", "EBS_AMQP_QUEUE_TRANSIENT", false, "declare the queue non-durable, exclusive, auto-delete")
+	lifecycle.StringVar(fs, &c.routingKeys, "amqp-routing-keys", "EBS_AMQP_ROUTING_KEYS", strings.Join(DefaultRoutingKeys, ","), "comma-separated routing keys bound on the exchange")
+	lifecycle.IntVar(fs, &c.Prefetch, "amqp-prefetch", "EBS_AMQP_PREFETCH", 25, "AMQP prefetch count")
+	lifecycle.StringVar(fs, &c.TopicPrefix, "topic-prefix", "EBS_TOPIC_PREFIX", fedmsg.PrefixProd, "environment prefix removed from topics for FEDMSG subjects")
+	lifecycle.DurationVar(fs, &c.ReconnectMin, "reconnect-min", "EBS_RECONNECT_MIN", time.Second, "first reconnect / JetStream back-off delay")
+	lifecycle.DurationVar(fs, &c.ReconnectMax, "reconnect-max", "EBS_RECONNECT_MAX", 30*time.Second, "longest reconnect / JetStream back-off delay")
+	lifecycle.StringVar(fs, &c.OutboundTopic, "outbound-topic", "EBS_OUTBOUND_TOPIC", "", `publish batch completions under this topic, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete ("" = off)`)
+	lifecycle.StringVar(fs, &c.OutboundURL, "outbound-amqp-url", "EBS_OUTBOUND_AMQP_URL", "", "broker for outbound messages (default --amqp-url)")
+	lifecycle.StringVar(fs, &c.Replay, "replay", "EBS_REPLAY", "", "import recorded messages (JSON lines, datagrepper shape) from FILE into FEDMSG and exit")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c Config) withDefaults() Config {
+	if c.Exchange == "" {
+		c.Exchange = fedmsg.Exchange
+	}
+	if len(c.RoutingKeys) == 0 {
+		c.RoutingKeys = splitList(c.routingKeys)
+	}
+	if len(c.RoutingKeys) == 0 {
+		c.RoutingKeys = DefaultRoutingKeys
+	}
+	if c.Prefetch <= 0 {
+		c.Prefetch = 25
+	}
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = fedmsg.PrefixProd
+	}
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = time.Second
+	}
+	if c.ReconnectMax < c.ReconnectMin {
+		c.ReconnectMax = max(30*time.Second, c.ReconnectMin)
+	}
+	if c.OutboundURL == "" {
+		c.OutboundURL = c.AMQPURL
+	}
+	return c
+}
