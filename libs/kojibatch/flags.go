@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 
+	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
@@ -33,10 +35,41 @@ func (c *ClientFlags) Flags(fs *flag.FlagSet) {
 	lifecycle.StringVar(fs, &c.Principal, "koji-principal", "EBS_KOJI_PRINCIPAL", "", "Kerberos principal for the keytab")
 }
 
-// ErrNoClient is returned until libs/koji is wired in.
-var ErrNoClient = errors.New("kojibatch: the Koji client (libs/koji) is not available in this build")
+// Client builds the libs/koji client the flags describe: a TLS client
+// certificate (sslLogin) or a Kerberos keytab (GSSAPI) when given, else an
+// anonymous client (enough for the read-only batcher and repo-watcher).
+func (c *ClientFlags) Client(log *slog.Logger) (*koji.Client, error) {
+	if c.URL == "" {
+		return nil, errors.New("kojibatch: --koji-url is required")
+	}
+	o := koji.Options{URL: c.URL, Logger: log}
+	if c.CertFile != "" || c.CAFile != "" {
+		tc, err := koji.TLSConfig(c.CertFile, c.KeyFile, c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		o.HTTPClient = koji.HTTPClientFor(tc)
+	}
+	switch {
+	case c.Keytab != "":
+		o.Auth = &koji.GSSAPIAuth{Principal: c.Principal, Keytab: c.Keytab}
+	case c.CertFile != "":
+		o.Auth = koji.SSLAuth{}
+	}
+	return koji.New(o)
+}
 
-// Hub connects to the hub described by the flags.
+// Hub connects to the hub described by the flags and logs in when
+// credentials are given.
 func (c *ClientFlags) Hub(ctx context.Context, log *slog.Logger) (Hub, error) {
-	return nil, ErrNoClient
+	cl, err := c.Client(log)
+	if err != nil {
+		return nil, err
+	}
+	if c.Keytab != "" || c.CertFile != "" {
+		if err := cl.Login(ctx); err != nil {
+			return nil, fmt.Errorf("kojibatch: koji login: %w", err)
+		}
+	}
+	return New(cl), nil
 }

@@ -26,7 +26,7 @@ func intake(t *testing.T, settings *config.Config) (*Batcher, *natsx.Conn) {
 	srv := natstest.Start(t)
 	conn := srv.Provisioned(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := Config{Lull: 200 * time.Millisecond}.withDefaults()
+	cfg := Config{Lull: time.Second}.withDefaults()
 	b, err := newBatcher(ctx, cfg, Deps{JS: conn.JS, Settings: func() *config.Config { return settings }}, lifecycle.Discard())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,497 @@
+package batcher_test
+
+// The batch engine's tests run the batcher, koji-worker and repo-watcher
+// in-process, each in its own goroutine with its own NATS connection and
+// Koji client, against a real embedded JetStream and the Koji simulator
+// (libs/sim/kojihub) over real XML-RPC. Any service can be stopped
+// (context cancelled, connection closed) and started again mid-batch.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/fedora-eln/ebs/libs/commands"
+	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/fedmsg"
+	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/fedora-eln/ebs/libs/kojibatch"
+	"github.com/fedora-eln/ebs/libs/natsx"
+	"github.com/fedora-eln/ebs/libs/natsx/natstest"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
+	"github.com/fedora-eln/ebs/services/batcher/batcher"
+	"github.com/fedora-eln/ebs/services/koji-worker/kojiworker"
+	"github.com/fedora-eln/ebs/services/repo-watcher/repowatcher"
+)
+
+const (
+	botUser   = "eln-buildsync"
+	bodhiUser = "bodhi"
+)
+
+// jsSink publishes the simulator's messages to FEDMSG, as the bridge would.
+type jsSink struct{ js jetstream.JetStream }
+
+func (s jsSink) Publish(ctx context.Context, m fedmsg.Message) error {
+	_, err := natsx.Publish(ctx, s.js, natsx.FedmsgSubject(m.Topic, fedmsg.PrefixProd), m.ID, m.ToProto(time.Now()))
+	return err
+}
+
+// logBuf collects the services' logs; printed when a test fails.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+type engineOpts struct {
+	scenario *kojihub.Scenario
+	lossy    float64
+	// settings adjusts the ebs configuration (defaults: target eln, stable
+	// tag eln, fail_fast, wait_repo).
+	settings func(*config.Config)
+	batcher  func(*batcher.Config)
+	worker   func(*kojiworker.Config)
+	watcher  func(*repowatcher.Config)
+	// noStart leaves every service stopped.
+	noStart bool
+	// stableDelay: how long the Bodhi double's updates take to go stable
+	// (default 200 ms).
+	stableDelay time.Duration
+	// retryBudget of the services' Koji clients (0: the simulator's default;
+	// negative: no retries).
+	retryBudget time.Duration
+}
+
+type engine struct {
+	t           *testing.T
+	srv         *natstest.Server
+	conn        *natsx.Conn
+	hub         *kojihub.Hub
+	admin       *koji.Client
+	results     *commands.Results
+	settings    atomic.Pointer[config.Config]
+	bcfg        batcher.Config
+	kcfg        kojiworker.Config
+	rcfg        repowatcher.Config
+	logs        *logBuf
+	log         *slog.Logger
+	budget      time.Duration
+	stableDelay time.Duration
+
+	mu       sync.Mutex
+	services map[string]*service
+	retired  sync.WaitGroup
+	seq      atomic.Int64
+}
+
+type service struct {
+	cancel context.CancelFunc
+	done   chan error
+	conn   *natsx.Conn
+}
+
+func newEngine(t *testing.T, o engineOpts) *engine {
+	t.Helper()
+	e := &engine{t: t, srv: natstest.Start(t), services: map[string]*service{}, logs: &logBuf{}, budget: o.retryBudget, stableDelay: o.stableDelay}
+	if e.stableDelay == 0 {
+		e.stableDelay = 200 * time.Millisecond
+	}
+	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e.conn = e.srv.Provisioned(t)
+	sc := o.scenario
+	if sc == nil {
+		sc = &kojihub.Scenario{}
+	}
+	e.hub = kojihub.Start(t, kojihub.Options{Scenario: sc, Sink: jsSink{js: e.conn.JS}, Lossy: o.lossy, Logger: e.log})
+	e.hub.AddUser(bodhiUser, "admin")
+	e.admin = e.client(bodhiUser)
+	var err error
+	if e.results, err = commands.OpenResults(context.Background(), e.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	s := &config.Config{
+		Koji:    config.Koji{BuildTarget: "eln", StableTag: "eln", FailFast: true, WaitRepo: true, Username: botUser},
+		Control: config.Control{TriggerTag: "f45"},
+	}
+	if o.settings != nil {
+		o.settings(s)
+	}
+	e.settings.Store(s)
+	e.bcfg = batcher.Config{Lull: 300 * time.Millisecond, TagTimeout: 20 * time.Second, StableTimeout: 20 * time.Second,
+		TaskTimeout: time.Minute, LockTTL: 3 * time.Second}
+	e.kcfg = kojiworker.Config{PollInterval: 500 * time.Millisecond, DeadlineCheck: 100 * time.Millisecond}
+	e.rcfg = repowatcher.Config{PollInterval: 500 * time.Millisecond, DeadlineCheck: 100 * time.Millisecond}
+	if o.batcher != nil {
+		o.batcher(&e.bcfg)
+	}
+	if o.worker != nil {
+		o.worker(&e.kcfg)
+	}
+	if o.watcher != nil {
+		o.watcher(&e.rcfg)
+	}
+	t.Cleanup(func() {
+		e.stopAll()
+		if t.Failed() {
+			e.logs.mu.Lock()
+			t.Logf("service logs:\n%s", e.logs.buf.String())
+			e.logs.mu.Unlock()
+		}
+	})
+	if !o.noStart {
+		e.start("koji-worker")
+		e.start("repo-watcher")
+		e.start("bodhi")
+		e.start("batcher")
+	}
+	return e
+}
+
+func (e *engine) client(user string) *koji.Client {
+	e.t.Helper()
+	c, err := e.hub.Client(user, koji.Options{RetryBudget: e.budget})
+	if err != nil {
+		e.t.Fatalf("koji client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if user == "" {
+		return c
+	}
+	if err := c.Login(ctx); err != nil {
+		e.t.Fatalf("koji login as %s: %v", user, err)
+	}
+	return c
+}
+
+// start runs a service: "batcher" (or "batcher-<n>" for more replicas),
+// "koji-worker", "repo-watcher", or "bodhi" (the test double below).
+func (e *engine) start(name string) {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.services[name]; ok {
+		e.t.Fatalf("%s already running", name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	conn := e.srv.Connect(e.t)
+	s := &service{cancel: cancel, done: make(chan error, 1), conn: conn}
+	log := e.log.With("svc", name)
+	var run func() error
+	switch {
+	case strings.HasPrefix(name, "batcher"):
+		cfg := e.bcfg
+		cfg.Holder = name
+		hub := kojibatch.New(e.client(""))
+		run = func() error {
+			return batcher.Serve(ctx, cfg, batcher.Deps{JS: conn.JS, Hub: hub, Settings: func() *config.Config { return e.settings.Load() }}, log)
+		}
+	case name == "koji-worker" || strings.HasPrefix(name, "koji-worker-"):
+		hub := kojibatch.New(e.client(botUser))
+		run = func() error { return kojiworker.Serve(ctx, e.kcfg, kojiworker.Deps{JS: conn.JS, Hub: hub}, log) }
+	case name == "repo-watcher":
+		hub := kojibatch.New(e.client(""))
+		run = func() error { return repowatcher.Serve(ctx, e.rcfg, repowatcher.Deps{JS: conn.JS, Hub: hub}, log) }
+	case name == "bodhi":
+		run = func() error { return e.bodhiDouble(ctx, conn.JS, log) }
+	default:
+		e.t.Fatalf("unknown service %s", name)
+	}
+	go func() { s.done <- run() }()
+	e.services[name] = s
+}
+
+// stop kills a service: its NATS connection drops at once (as a killed
+// process's would: nothing is released or acked), then its context is
+// cancelled and it is waited for.
+func (e *engine) stop(name string) { e.halt(name, false) }
+
+// stopGracefully cancels a service's context first (it releases the batch
+// lock, naks in-flight messages) and closes its connection after.
+func (e *engine) stopGracefully(name string) { e.halt(name, true) }
+
+func (e *engine) halt(name string, graceful bool) {
+	e.t.Helper()
+	e.mu.Lock()
+	s, ok := e.services[name]
+	delete(e.services, name)
+	e.mu.Unlock()
+	if !ok {
+		return
+	}
+	if graceful {
+		// Let handlers return and nak their messages (redelivered at once),
+		// then drop the connection so that blocked fetches end too.
+		s.cancel()
+		select {
+		case err := <-s.done:
+			s.done <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	s.conn.NC.Close()
+	s.cancel()
+	// Like a killed process, the instance is gone for NATS now; its
+	// goroutines wind down in the background and are waited for at cleanup.
+	e.retired.Add(1)
+	go func() {
+		defer e.retired.Done()
+		select {
+		case err := <-s.done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				e.t.Errorf("%s returned %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			e.t.Errorf("%s did not stop within 30 s", name)
+		}
+	}()
+}
+
+func (e *engine) restart(name string) {
+	e.stop(name)
+	e.start(name)
+}
+
+func (e *engine) stopAll() {
+	e.mu.Lock()
+	var names []string
+	for n := range e.services {
+		names = append(names, n)
+	}
+	e.mu.Unlock()
+	for _, n := range names {
+		e.stopGracefully(n)
+	}
+	e.retired.Wait()
+}
+
+// request makes a new Rawhide build of pkg in the simulator and publishes
+// the RebuildRequest filter would publish for it.
+func (e *engine) request(pkg, version string) *ebsv1.RebuildRequest {
+	e.t.Helper()
+	nvr := fmt.Sprintf("%s-%s-1.fc45", pkg, version)
+	id, err := e.hub.NewRawhideBuild(nvr, "packager")
+	if err != nil {
+		e.t.Fatalf("NewRawhideBuild(%s): %v", nvr, err)
+	}
+	s := e.settings.Load()
+	r := &ebsv1.RebuildRequest{RequestId: fmt.Sprintf("trigger-%s-%d", nvr, e.seq.Add(1)), Component: pkg, FedoraName: pkg,
+		BuildId: id, Nvr: nvr, SourceTag: "f45", View: ebsv1.ComponentView_COMPONENT_VIEW_ELN,
+		Ordering: int32(s.Control.OrderingOf(pkg)), Reason: ebsv1.RequestReason_REQUEST_REASON_TRIGGER,
+		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
+	if _, err := natsx.Publish(context.Background(), e.conn.JS, natsx.SubjectRebuildRequested, r.GetRequestId(), r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+func (e *engine) requests(pkgs ...string) {
+	e.t.Helper()
+	for _, p := range pkgs {
+		e.request(p, "1.0")
+	}
+}
+
+// events reads every message of subject from the EBS stream.
+func events[T proto.Message](e *engine, subject string, newT func() T) []T {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := e.conn.JS.Stream(ctx, natsx.StreamEBS)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := int(info.State.Subjects[subject])
+	var out []T
+	if n == 0 {
+		return out
+	}
+	c, err := e.conn.JS.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for len(out) < n {
+		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			e.t.Fatalf("reading %s: %v", subject, err)
+		}
+		v := newT()
+		if err := proto.Unmarshal(m.Data(), v); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (e *engine) completedEvents() []*ebsv1.BatchCompleted {
+	return events(e, natsx.SubjectBatchCompleted, func() *ebsv1.BatchCompleted { return new(ebsv1.BatchCompleted) })
+}
+
+// waitCompleted waits until n batches completed and returns them.
+func (e *engine) waitCompleted(n int, within time.Duration) []*ebsv1.BatchCompleted {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		evs := e.completedEvents()
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d of %d batches completed within %s", len(evs), n, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func outcomes(c *ebsv1.BatchCompleted) map[string]*ebsv1.PackageOutcome {
+	out := map[string]*ebsv1.PackageOutcome{}
+	for _, o := range c.GetOutcomes() {
+		out[o.GetComponent()] = o
+	}
+	return out
+}
+
+// buildCalls returns the build() calls the hub received, by SCM URL
+// package name, with their ebs attempt.
+type buildCall struct {
+	pkg, attempt, target string
+	opts                 map[string]any
+}
+
+func (e *engine) buildCalls() []buildCall {
+	var out []buildCall
+	for _, r := range e.hub.CallsTo("build") {
+		if r.FaultCode != 0 || r.HTTPStatus >= 400 || len(r.Params) < 3 {
+			continue
+		}
+		src, _ := r.Params[0].(string)
+		target, _ := r.Params[1].(string)
+		opts, _ := r.Params[2].(map[string]any)
+		c := buildCall{pkg: pkgOfSCM(src), target: target, opts: opts}
+		if m, ok := opts["custom_user_metadata"].(map[string]any); ok {
+			c.attempt, _ = m["ebs_attempt"].(string)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// submissions counts build() calls per package.
+func (e *engine) submissions() map[string]int {
+	out := map[string]int{}
+	for _, c := range e.buildCalls() {
+		out[c.pkg]++
+	}
+	return out
+}
+
+func pkgOfSCM(u string) string {
+	u = u[strings.LastIndex(u, "/")+1:]
+	if i := strings.Index(u, ".git"); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+// sideTagsLeft lists live side tags.
+func (e *engine) sideTagsLeft() []string {
+	var out []string
+	for _, s := range e.hub.SideTags() {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *engine) waitNoSideTags() {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.sideTagsLeft()) > 0 {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("side tags left behind: %v", e.sideTagsLeft())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pendingLeft lists components still in KV ebs_pending.
+func (e *engine) pendingLeft() []string {
+	kv, err := e.conn.JS.KeyValue(context.Background(), natsx.BucketPending)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	keys, err := kv.Keys(context.Background())
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		e.t.Fatal(err)
+	}
+	return keys
+}
+
+// bodhiDouble is a TEST DOUBLE standing in for bodhi-publisher + Bodhi
+// until they are on main: it executes BodhiCommand{CreateUpdate} by
+// recording an UpdateCreated result in KV ebs_results under the command id
+// (the contract bodhi-publisher keeps), then, stableDelay later, does what
+// Bodhi does when a rawhide-style side-tag update goes stable: it tags the
+// chunk's builds into the stable tag through the Koji simulator and removes
+// the update side tag.
+func (e *engine) bodhiDouble(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	stable := func() string { return e.settings.Load().Koji.StableTag }
+	return natsx.Consume(ctx, js, natsx.StreamEBS, natsx.ConsumerBodhiPublisher,
+		func() *ebsv1.BodhiCommand { return new(ebsv1.BodhiCommand) },
+		func(ctx context.Context, d *natsx.Delivery[*ebsv1.BodhiCommand]) error {
+			cmd := d.Msg
+			if _, ok, err := e.results.Get(ctx, cmd.GetCommandId()); err != nil || ok {
+				return err
+			}
+			cu := cmd.GetCreateUpdate()
+			if cu == nil {
+				return natsx.Reject(errors.New("bodhi double: only create-update"))
+			}
+			alias := fmt.Sprintf("FEDORA-ELN-2026-%s-%d", cmd.GetBatchId()[len(cmd.GetBatchId())-4:], cu.GetChunk())
+			ev := &ebsv1.BodhiEvent{CommandId: cmd.GetCommandId(), BatchId: cmd.GetBatchId(), At: timestamppb.Now(),
+				Event: &ebsv1.BodhiEvent_UpdateCreated{UpdateCreated: &ebsv1.UpdateCreated{Alias: alias,
+					Url: "https://bodhi.example/updates/" + alias, FromTag: cu.GetFromTag(), Nvrs: cu.GetNvrs(),
+					Status: "pending", Chunk: cu.GetChunk()}}}
+			if _, created, err := e.results.Record(ctx, cmd.GetCommandId(), &ebsv1.CommandResult{Result: &ebsv1.CommandResult_Bodhi{Bodhi: ev}}); err != nil || !created {
+				return err
+			}
+			// Later, as Bodhi does when the update goes stable: the builds
+			// are tagged into the stable tag and the side tag is removed.
+			time.AfterFunc(e.stableDelay, func() {
+				for _, nvr := range cu.GetNvrs() {
+					if err := e.hub.Tag(stable(), nvr, bodhiUser); err != nil && !strings.Contains(err.Error(), "already tagged") {
+						log.Error("bodhi double: tagging into stable failed", "nvr", nvr, "error", err)
+					}
+				}
+				if err := e.admin.RemoveSideTag(context.Background(), cu.GetFromTag()); err != nil {
+					log.Error("bodhi double: removing the side tag failed", "tag", cu.GetFromTag(), "error", err)
+				}
+			})
+			log.Info("bodhi double: update filed", "alias", alias, "from_tag", cu.GetFromTag(), "nvrs", len(cu.GetNvrs()))
+			return nil
+		}, natsx.ConsumeOptions{Service: "bodhi-double", Logger: log})
+}
