@@ -14,6 +14,7 @@ require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	github.com/hashicorp/go-uuid v1.0.3 // indirect
@@ -38,6 +39,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
@@ -47,6 +49,7 @@ require (
 )
 
 require (
+	github.com/fedora-eln/ebs/services/bodhi-publisher v0.0.0
 	github.com/fedora-eln/ebs/services/koji-worker v0.0.0
 	github.com/fedora-eln/ebs/services/repo-watcher v0.0.0
 )
@@ -54,6 +57,7 @@ require (
 replace (
 	github.com/fedora-eln/ebs/libs => ../../libs
 	github.com/fedora-eln/ebs/proto => ../../proto
+	github.com/fedora-eln/ebs/services/bodhi-publisher => ../bodhi-publisher
 	github.com/fedora-eln/ebs/services/koji-worker => ../koji-worker
 	github.com/fedora-eln/ebs/services/repo-watcher => ../repo-watcher
 )

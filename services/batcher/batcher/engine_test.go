@@ -20,9 +20,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fedora-eln/ebs/libs/bodhi"
 	"github.com/fedora-eln/ebs/libs/commands"
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/fedmsg"
@@ -30,9 +32,12 @@ import (
 	"github.com/fedora-eln/ebs/libs/kojibatch"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
+	"github.com/fedora-eln/ebs/libs/oidctest"
+	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	"github.com/fedora-eln/ebs/services/batcher/batcher"
+	"github.com/fedora-eln/ebs/services/bodhi-publisher/bodhipublisher"
 	"github.com/fedora-eln/ebs/services/koji-worker/kojiworker"
 	"github.com/fedora-eln/ebs/services/repo-watcher/repowatcher"
 )
@@ -73,8 +78,8 @@ type engineOpts struct {
 	watcher  func(*repowatcher.Config)
 	// noStart leaves every service stopped.
 	noStart bool
-	// stableDelay: how long the Bodhi double's updates take to go stable
-	// (default 200 ms).
+	// stableDelay: how long updates take to go stable in the Bodhi
+	// simulator (pending -> testing -> stable; default 200 ms).
 	stableDelay time.Duration
 	// retryBudget of the services' Koji clients (0: the simulator's default;
 	// negative: no retries).
@@ -96,6 +101,8 @@ type engine struct {
 	log         *slog.Logger
 	budget      time.Duration
 	stableDelay time.Duration
+	bodhiURL    string
+	bodhiToken  string
 
 	mu       sync.Mutex
 	services map[string]*service
@@ -128,6 +135,14 @@ func newEngine(t *testing.T, o engineOpts) *engine {
 	if e.results, err = commands.OpenResults(context.Background(), e.conn.JS); err != nil {
 		t.Fatal(err)
 	}
+	// Bodhi: the simulator, trusting an in-process OIDC provider, reading
+	// and tagging through the Koji simulator.
+	idp := oidctest.Start(t, oidctest.Options{ClientID: botUser, ServiceGroups: []string{"packager"}})
+	idp.AddClient("bodhi", oidctest.Client{Secret: "bodhi-secret"})
+	bs := bodhisim.Start(t, bodhisim.Options{Koji: simKoji{hub: e.hub, admin: e.admin}, OIDCIssuer: idp.Issuer(),
+		OIDCClientID: "bodhi", OIDCClientSecret: "bodhi-secret", TestingAfter: e.stableDelay / 2, StableAfter: e.stableDelay / 2,
+		Logger: e.log.With("svc", "bodhi-sim")})
+	e.bodhiURL, e.bodhiToken = bs.URL(), idp.Token(botUser)
 	s := &config.Config{
 		Koji:    config.Koji{BuildTarget: "eln", StableTag: "eln", FailFast: true, WaitRepo: true, Username: botUser},
 		Control: config.Control{TriggerTag: "f45"},
@@ -160,7 +175,7 @@ func newEngine(t *testing.T, o engineOpts) *engine {
 	if !o.noStart {
 		e.start("koji-worker")
 		e.start("repo-watcher")
-		e.start("bodhi")
+		e.start("bodhi-publisher")
 		e.start("batcher")
 	}
 	return e
@@ -184,7 +199,7 @@ func (e *engine) client(user string) *koji.Client {
 }
 
 // start runs a service: "batcher" (or "batcher-<n>" for more replicas),
-// "koji-worker", "repo-watcher", or "bodhi" (the test double below).
+// "koji-worker", "repo-watcher" or "bodhi-publisher".
 func (e *engine) start(name string) {
 	e.t.Helper()
 	e.mu.Lock()
@@ -211,8 +226,19 @@ func (e *engine) start(name string) {
 	case name == "repo-watcher":
 		hub := kojibatch.New(e.client(""))
 		run = func() error { return repowatcher.Serve(ctx, e.rcfg, repowatcher.Deps{JS: conn.JS, Hub: hub}, log) }
-	case name == "bodhi":
-		run = func() error { return e.bodhiDouble(ctx, conn.JS, log) }
+	case name == "bodhi-publisher":
+		bc, err := bodhi.New(bodhi.Options{BaseURL: e.bodhiURL, Tokens: bodhi.StaticToken(e.bodhiToken),
+			MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, RetryFor: 10 * time.Second,
+			RequestTimeout: 10 * time.Second, Logger: log})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		pub, err := bodhipublisher.New(ctx, bodhipublisher.Options{JS: conn.JS, Bodhi: bc, FollowInterval: 100 * time.Millisecond,
+			Logger: log, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		run = func() error { return pub.Run(ctx) }
 	default:
 		e.t.Fatalf("unknown service %s", name)
 	}
@@ -451,47 +477,41 @@ func (e *engine) pendingLeft() []string {
 	return keys
 }
 
-// bodhiDouble is a TEST DOUBLE standing in for bodhi-publisher + Bodhi
-// until they are on main: it executes BodhiCommand{CreateUpdate} by
-// recording an UpdateCreated result in KV ebs_results under the command id
-// (the contract bodhi-publisher keeps), then, stableDelay later, does what
-// Bodhi does when a rawhide-style side-tag update goes stable: it tags the
-// chunk's builds into the stable tag through the Koji simulator and removes
-// the update side tag.
-func (e *engine) bodhiDouble(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
-	stable := func() string { return e.settings.Load().Koji.StableTag }
-	return natsx.Consume(ctx, js, natsx.StreamEBS, natsx.ConsumerBodhiPublisher,
-		func() *ebsv1.BodhiCommand { return new(ebsv1.BodhiCommand) },
-		func(ctx context.Context, d *natsx.Delivery[*ebsv1.BodhiCommand]) error {
-			cmd := d.Msg
-			if _, ok, err := e.results.Get(ctx, cmd.GetCommandId()); err != nil || ok {
-				return err
-			}
-			cu := cmd.GetCreateUpdate()
-			if cu == nil {
-				return natsx.Reject(errors.New("bodhi double: only create-update"))
-			}
-			alias := fmt.Sprintf("FEDORA-ELN-2026-%s-%d", cmd.GetBatchId()[len(cmd.GetBatchId())-4:], cu.GetChunk())
-			ev := &ebsv1.BodhiEvent{CommandId: cmd.GetCommandId(), BatchId: cmd.GetBatchId(), At: timestamppb.Now(),
-				Event: &ebsv1.BodhiEvent_UpdateCreated{UpdateCreated: &ebsv1.UpdateCreated{Alias: alias,
-					Url: "https://bodhi.example/updates/" + alias, FromTag: cu.GetFromTag(), Nvrs: cu.GetNvrs(),
-					Status: "pending", Chunk: cu.GetChunk()}}}
-			if _, created, err := e.results.Record(ctx, cmd.GetCommandId(), &ebsv1.CommandResult{Result: &ebsv1.CommandResult_Bodhi{Bodhi: ev}}); err != nil || !created {
-				return err
-			}
-			// Later, as Bodhi does when the update goes stable: the builds
-			// are tagged into the stable tag and the side tag is removed.
-			time.AfterFunc(e.stableDelay, func() {
-				for _, nvr := range cu.GetNvrs() {
-					if err := e.hub.Tag(stable(), nvr, bodhiUser); err != nil && !strings.Contains(err.Error(), "already tagged") {
-						log.Error("bodhi double: tagging into stable failed", "nvr", nvr, "error", err)
-					}
-				}
-				if err := e.admin.RemoveSideTag(context.Background(), cu.GetFromTag()); err != nil {
-					log.Error("bodhi double: removing the side tag failed", "tag", cu.GetFromTag(), "error", err)
-				}
-			})
-			log.Info("bodhi double: update filed", "alias", alias, "from_tag", cu.GetFromTag(), "nvrs", len(cu.GetNvrs()))
-			return nil
-		}, natsx.ConsumeOptions{Service: "bodhi-double", Logger: log})
+// simKoji is the Bodhi simulator's view of the Koji simulator, as Bodhi
+// (a Koji admin) sees Koji: getTag, listTagged(latest), tagging into the
+// stable tag when an update goes stable, deleting the side tag after.
+type simKoji struct {
+	hub   *kojihub.Hub
+	admin *koji.Client
+}
+
+func (k simKoji) GetTag(ctx context.Context, name string) (*bodhisim.Tag, error) {
+	t, err := k.admin.GetTag(ctx, name, false)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	return &bodhisim.Tag{Name: t.Name, ID: t.ID, SideTag: t.IsSideTag(), SideTagUser: t.SideTagUser()}, nil
+}
+
+func (k simKoji) ListTagged(ctx context.Context, tag string) ([]string, error) {
+	bs, err := k.admin.ListTagged(ctx, tag, koji.ListTaggedOpts{Latest: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.NVR
+	}
+	return out, nil
+}
+
+func (k simKoji) TagBuild(_ context.Context, tag, nvr string) error {
+	if err := k.hub.Tag(tag, nvr, bodhiUser); err != nil && !strings.Contains(err.Error(), "already tagged") {
+		return err
+	}
+	return nil
+}
+
+func (k simKoji) DeleteTag(ctx context.Context, tag string) error {
+	return k.admin.DeleteTag(ctx, tag)
 }
