@@ -151,6 +151,9 @@ func loadState(ctx context.Context, kv jetstream.KeyValue, batchID string) (*sta
 	if s.hdrRev, err = getProto(ctx, kv, headerKey(batchID), s.hdr); err != nil {
 		return nil, err
 	}
+	if s.hdr.GetStep() == stepDone {
+		return s, nil // its detail keys may be purged already
+	}
 	for p := 0; p < int(s.hdr.GetMemberPages()); p++ {
 		page := new(ebsv1.BatchMembersPage)
 		rev, err := getProto(ctx, kv, pageKey(batchID, p), page)
@@ -175,6 +178,29 @@ func loadState(ctx context.Context, kv jetstream.KeyValue, batchID string) (*sta
 		}
 	}
 	return s, nil
+}
+
+// purgeDetails removes a finished batch's members and attempt keys: the
+// history lives on in its events (and the status service's database); the
+// small header stays.
+func purgeDetails(ctx context.Context, kv jetstream.KeyValue, batchID string) error {
+	lister, err := kv.ListKeysFiltered(ctx, batchID+".>")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		return fmt.Errorf("batcher: list %s keys: %w", batchID, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("batcher: purge %s: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // readCurrent returns the id of the unfinished batch, if any.

@@ -87,6 +87,9 @@ func (b *Batcher) runSaga(ctx context.Context, id string) error {
 		case stepComplete:
 			err = s.complete(ctx)
 		case stepDone:
+			if err := purgeDetails(ctx, b.batches, id); err != nil {
+				return err
+			}
 			return b.clearCurrent(ctx, id)
 		default:
 			return fmt.Errorf("batcher: batch %s has unknown step %q", id, step)
@@ -843,16 +846,19 @@ func (s *saga) publishNVRs() []string {
 	return out
 }
 
-// chunkNVRs splits NVRs for Bodhi: one chunk unless batch_size is set and
-// the total exceeds max_single_batch_size (default batch_size).
+// chunkNVRs splits NVRs for Bodhi as config.Bodhi.ChunkSizes says: one
+// chunk unless batch_size is set and the total exceeds
+// max_single_batch_size (default batch_size).
 func chunkNVRs(nvrs []string, batchSize, maxSingle int) [][]string {
 	if maxSingle <= 0 {
 		maxSingle = batchSize
 	}
-	if batchSize <= 0 || len(nvrs) <= maxSingle {
-		return [][]string{nvrs}
+	var out [][]string
+	for _, n := range (config.Bodhi{BatchSize: batchSize, MaxSingleBatchSize: maxSingle}).ChunkSizes(len(nvrs)) {
+		out = append(out, nvrs[:n])
+		nvrs = nvrs[n:]
 	}
-	return chunked(nvrs, batchSize)
+	return out
 }
 
 // --- publish ---------------------------------------------------------------

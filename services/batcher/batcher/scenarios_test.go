@@ -113,6 +113,7 @@ func TestFirstTrySuccessReachesStable(t *testing.T) {
 	}
 	e.waitNoSideTags()
 	wantClosed(t, e, c, "bash", "zsh")
+	e.waitCheckpointDone(c)
 	if n := len(events(e, natsx.SubjectBatchStarted, func() *ebsv1.BatchStarted { return new(ebsv1.BatchStarted) })); n != 1 {
 		t.Errorf("%d batch.started events", n)
 	}
@@ -402,6 +403,44 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 			wantClosed(t, e, c, "httpd", "nginx")
 			e.waitNoSideTags()
 		})
+	}
+}
+
+// waitCheckpointDone waits until the batch is no longer current, then checks
+// that only its small header is left in KV ebs_batches, marked done.
+func (e *engine) waitCheckpointDone(c *ebsv1.BatchCompleted) {
+	e.t.Helper()
+	ctx := context.Background()
+	kv, err := e.conn.JS.KeyValue(ctx, natsx.BucketBatches)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := kv.Get(ctx, natsx.KeyCurrent); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("the batch is still current after completing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, c.GetBatchId()+".") {
+			e.t.Errorf("checkpoint key %s left after the batch", k)
+		}
+	}
+	ent, err := kv.Get(ctx, c.GetBatchId())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var h ebsv1.BatchCheckpoint
+	if err := proto.Unmarshal(ent.Value(), &h); err != nil || h.GetStep() != "done" || h.GetResult() != c.GetResult() {
+		e.t.Fatalf("final header %v (%v)", &h, err)
 	}
 }
 
