@@ -35,6 +35,9 @@ func (w *Worker) handleCommand(ctx context.Context, d *natsx.Delivery[*ebsv1.Koj
 		return natsx.Reject(errors.New("koji command without command_id"))
 	}
 	log := w.log.With("command_id", cmd.GetCommandId(), "batch_id", cmd.GetBatchId(), "verb", verb, "delivery", d.NumDelivered)
+	mu := w.stripe(cmd.GetCommandId())
+	mu.Lock()
+	defer mu.Unlock()
 	if res, ok, err := w.results.Get(ctx, cmd.GetCommandId()); err != nil {
 		return err
 	} else if ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -134,6 +135,16 @@ type Worker struct {
 
 	mu   sync.Mutex
 	open map[int64]*tracked // open build tasks by Koji task id
+
+	// stripes serialise deliveries of the same command within a replica
+	// (a re-issued command racing its first delivery).
+	stripes [64]sync.Mutex
+}
+
+func (w *Worker) stripe(id string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return &w.stripes[h.Sum32()%uint32(len(w.stripes))]
 }
 
 // tracked is an open task record as this replica last saw it.
