@@ -506,30 +506,60 @@ func (e *engine) currentHeader(kv jetstream.KeyValue) *ebsv1.BatchCheckpoint {
 }
 
 // Scenario J: seeds not tagged in time: the tagging tasks are cancelled,
-// the side tag removed and a new one made, at most max_side_tag_attempts
-// times; then the batch fails clearly and closes its requests.
+// the side tag removed and a new one made; after max_side_tag_attempts the
+// batch fails clearly and closes its requests.
 func TestSeedingTimeout(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, engineOpts{
-		scenario: &kojihub.Scenario{TagDelay: kojihub.Duration(time.Hour)},
-		batcher:  func(c *batcher.Config) { c.TagTimeout = 700 * time.Millisecond; c.MaxSideTagAttempts = 3 },
+	t.Run("a new side tag", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, engineOpts{
+			scenario: &kojihub.Scenario{TagDelay: kojihub.Duration(time.Hour)},
+			batcher:  func(c *batcher.Config) { c.TagTimeout = 700 * time.Millisecond },
+		})
+		e.requests("vim", "emacs")
+		// Tagging works again once the first side tag is being waited for.
+		e.waitHeader("first side tag awaited", func(h *ebsv1.BatchCheckpoint) bool {
+			return h.GetBuildSideTag().GetAttempt() == 1 && h.GetBuildSideTag().GetStep() == "wait"
+		})
+		e.hub.SetScenario(kojihub.Scenario{TagDelay: kojihub.Duration(5 * time.Millisecond)})
+		c := e.waitCompleted(1, batchWait)[0]
+		if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
+			t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
+		}
+		// 3 created (2 build side tags, 1 update side tag), 2 removed by ebs
+		// (the abandoned one and the build side tag); Bodhi removes the
+		// update side tag.
+		if c.GetSideTagsCreated() != 3 || len(e.hub.CallsTo("createSideTag")) != 3 || len(e.hub.CallsTo("removeSideTag")) != 2 {
+			t.Fatalf("side tags created %d (createSideTag %d, removeSideTag %d): want 3 made and 2 removed",
+				c.GetSideTagsCreated(), len(e.hub.CallsTo("createSideTag")), len(e.hub.CallsTo("removeSideTag")))
+		}
+		if len(e.hub.CallsTo("cancelTask")) == 0 {
+			t.Fatal("tagging tasks of the abandoned side tag were not cancelled")
+		}
+		wantState(t, c, "vim", ebsv1.PackageState_PACKAGE_STATE_BUILT)
+		wantSubmissions(t, e, map[string]int{"vim": 1, "emacs": 1})
+		e.waitNoSideTags()
 	})
-	e.requests("vim", "emacs")
-	c := e.waitCompleted(1, batchWait)[0]
-	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_FAILED || !strings.Contains(c.GetError(), "3 times") {
-		t.Fatalf("result %s error %q", c.GetResult(), c.GetError())
-	}
-	if c.GetSideTagsCreated() != 3 || len(e.hub.CallsTo("createSideTag")) != 3 || len(e.hub.CallsTo("removeSideTag")) != 3 {
-		t.Fatalf("side tags created %d (createSideTag %d, removeSideTag %d): want 3 made and 3 removed",
-			c.GetSideTagsCreated(), len(e.hub.CallsTo("createSideTag")), len(e.hub.CallsTo("removeSideTag")))
-	}
-	if len(e.hub.CallsTo("cancelTask")) == 0 {
-		t.Fatal("tagging tasks were not cancelled")
-	}
-	wantState(t, c, "vim", ebsv1.PackageState_PACKAGE_STATE_ABORTED)
-	wantClosed(t, e, c, "vim", "emacs")
-	wantSubmissions(t, e, map[string]int{"vim": 0, "emacs": 0})
-	e.waitNoSideTags()
+	t.Run("gives up after max_side_tag_attempts", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, engineOpts{
+			scenario: &kojihub.Scenario{TagDelay: kojihub.Duration(time.Hour)},
+			batcher:  func(c *batcher.Config) { c.TagTimeout = 700 * time.Millisecond; c.MaxSideTagAttempts = 3 },
+		})
+		e.requests("vim", "emacs")
+		c := e.waitCompleted(1, batchWait)[0]
+		if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_FAILED || !strings.Contains(c.GetError(), "3 times") {
+			t.Fatalf("result %s error %q", c.GetResult(), c.GetError())
+		}
+		if c.GetSideTagsCreated() != 3 || len(e.hub.CallsTo("createSideTag")) != 3 || len(e.hub.CallsTo("removeSideTag")) != 3 {
+			t.Fatalf("side tags created %d (createSideTag %d, removeSideTag %d): want 3 made and 3 removed",
+				c.GetSideTagsCreated(), len(e.hub.CallsTo("createSideTag")), len(e.hub.CallsTo("removeSideTag")))
+		}
+		wantState(t, c, "vim", ebsv1.PackageState_PACKAGE_STATE_ABORTED)
+		wantClosed(t, e, c, "vim", "emacs")
+		wantSubmissions(t, e, map[string]int{"vim": 0, "emacs": 0})
+		e.waitNoSideTags()
+	})
 }
 
 // Pause (config or runtime) holds batches back while requests keep
@@ -737,3 +767,54 @@ func TestLostAnswersNoDuplicates(t *testing.T) {
 }
 
 var _ = kojiworker.Name
+
+// Scenario K: Bodhi chunks of batch_size, split only above
+// max_single_batch_size: one update side tag and one update per chunk.
+func TestBodhiChunks(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineOpts{settings: func(c *config.Config) { c.Bodhi.BatchSize, c.Bodhi.MaxSingleBatchSize = 2, 2 }})
+	e.requests("k1", "k2", "k3", "k4", "k5")
+	c := e.waitCompleted(1, batchWait)[0]
+	if len(c.GetUpdates()) != 3 || len(c.GetUpdateSideTags()) != 3 || c.GetSideTagsCreated() != 4 {
+		t.Fatalf("updates %v, update side tags %v, side tags %d: want 3 chunks", c.GetUpdates(), c.GetUpdateSideTags(), c.GetSideTagsCreated())
+	}
+	var sizes []int
+	for _, u := range c.GetUpdates() {
+		sizes = append(sizes, len(u.GetNvrs()))
+	}
+	if fmt.Sprint(sizes) != "[2 2 1]" {
+		t.Fatalf("chunk sizes %v", sizes)
+	}
+	for _, o := range c.GetOutcomes() {
+		if !o.GetReachedStable() || o.GetBodhiUpdateAlias() == "" {
+			t.Errorf("%s: %v", o.GetComponent(), o)
+		}
+	}
+	e.waitNoSideTags()
+}
+
+// Draft builds are promoted (through koji-worker) before Bodhi; the
+// promoted NVRs are what Bodhi gets and what reaches the stable tag.
+func TestDraftsPromoted(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineOpts{batcher: func(c *batcher.Config) { c.Draft = true }})
+	e.requests("python3", "perl")
+	c := e.waitCompleted(1, batchWait)[0]
+	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
+		t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
+	}
+	for _, b := range e.buildCalls() {
+		if b.opts["draft"] != true {
+			t.Errorf("build call without draft: %+v", b)
+		}
+	}
+	if n := len(e.hub.CallsTo("promoteBuild")); n != 2 {
+		t.Fatalf("%d promoteBuild calls", n)
+	}
+	for _, comp := range []string{"python3", "perl"} {
+		o := wantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT)
+		if strings.Contains(o.GetNvr(), "draft") || !o.GetReachedStable() {
+			t.Errorf("%s: %v", comp, o)
+		}
+	}
+}
