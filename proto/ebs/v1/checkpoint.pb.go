@@ -298,14 +298,21 @@ func (x *SliceCheckpoint) GetFinishedAt() *timestamppb.Timestamp {
 
 // ChunkCheckpoint is one Bodhi chunk: an update side tag and one update.
 type ChunkCheckpoint struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Chunk   int32                  `protobuf:"varint,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
-	Nvrs    []string               `protobuf:"bytes,2,rep,name=nvrs,proto3" json:"nvrs,omitempty"`
-	SideTag *SideTagCheckpoint     `protobuf:"bytes,3,opt,name=side_tag,json=sideTag,proto3" json:"side_tag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chunk int32                  `protobuf:"varint,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Unused: a chunk's NVRs are derived from the members (first, count), so
+	// that the header stays small.
+	Nvrs    []string           `protobuf:"bytes,2,rep,name=nvrs,proto3" json:"nvrs,omitempty"`
+	SideTag *SideTagCheckpoint `protobuf:"bytes,3,opt,name=side_tag,json=sideTag,proto3" json:"side_tag,omitempty"`
 	// side-tag, bodhi, done.
-	Step          string         `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
-	Update        *UpdateCreated `protobuf:"bytes,5,opt,name=update,proto3" json:"update,omitempty"`
-	Error         string         `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Step string `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	// The update as filed (its nvrs left out: see first/count).
+	Update *UpdateCreated `protobuf:"bytes,5,opt,name=update,proto3" json:"update,omitempty"`
+	Error  string         `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// The chunk is NVRs [first, first+count) of the batch's built members in
+	// member order (promoted NVRs with drafts).
+	First         int32 `protobuf:"varint,7,opt,name=first,proto3" json:"first,omitempty"`
+	Count         int32 `protobuf:"varint,8,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +389,20 @@ func (x *ChunkCheckpoint) GetError() string {
 	return ""
 }
 
+func (x *ChunkCheckpoint) GetFirst() int32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *ChunkCheckpoint) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // BatchCheckpoint is the header of a batch's saga state.
 type BatchCheckpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -401,9 +422,8 @@ type BatchCheckpoint struct {
 	Slices       []*SliceCheckpoint `protobuf:"bytes,10,rep,name=slices,proto3" json:"slices,omitempty"`
 	CurrentSlice int32              `protobuf:"varint,11,opt,name=current_slice,json=currentSlice,proto3" json:"current_slice,omitempty"`
 	Chunks       []*ChunkCheckpoint `protobuf:"bytes,12,rep,name=chunks,proto3" json:"chunks,omitempty"`
-	// Promotion: draft NVR -> promoted NVR.
-	Promoted map[string]string `protobuf:"bytes,13,rep,name=promoted,proto3" json:"promoted,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Stable wait outcome: NVRs not seen in the stable tag before the timeout.
+	// Unused (kept in the members: promoted_nvr, not_stable).
+	Promoted            map[string]string      `protobuf:"bytes,13,rep,name=promoted,proto3" json:"promoted,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	StableMissing       []string               `protobuf:"bytes,14,rep,name=stable_missing,json=stableMissing,proto3" json:"stable_missing,omitempty"`
 	StableWaited        bool                   `protobuf:"varint,15,opt,name=stable_waited,json=stableWaited,proto3" json:"stable_waited,omitempty"`
 	BuildSideTagRemoved bool                   `protobuf:"varint,16,opt,name=build_side_tag_removed,json=buildSideTagRemoved,proto3" json:"build_side_tag_removed,omitempty"`
@@ -630,8 +650,12 @@ type BatchMember struct {
 	LastTaskOutcome TaskOutcome  `protobuf:"varint,10,opt,name=last_task_outcome,json=lastTaskOutcome,proto3,enum=ebs.v1.TaskOutcome" json:"last_task_outcome,omitempty"`
 	Denylisted      bool         `protobuf:"varint,11,opt,name=denylisted,proto3" json:"denylisted,omitempty"`
 	Superseded      []string     `protobuf:"bytes,12,rep,name=superseded,proto3" json:"superseded,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// With drafts: the NVR after promotion ("" if promotion failed).
+	PromotedNvr string `protobuf:"bytes,13,opt,name=promoted_nvr,json=promotedNvr,proto3" json:"promoted_nvr,omitempty"`
+	// The stable wait timed out before this build reached the stable tag.
+	NotStable     bool `protobuf:"varint,14,opt,name=not_stable,json=notStable,proto3" json:"not_stable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BatchMember) Reset() {
@@ -746,6 +770,20 @@ func (x *BatchMember) GetSuperseded() []string {
 		return x.Superseded
 	}
 	return nil
+}
+
+func (x *BatchMember) GetPromotedNvr() string {
+	if x != nil {
+		return x.PromotedNvr
+	}
+	return ""
+}
+
+func (x *BatchMember) GetNotStable() bool {
+	if x != nil {
+		return x.NotStable
+	}
+	return false
 }
 
 // BatchMembersPage is one page (<= 500) of a batch's members.
@@ -1054,14 +1092,16 @@ const file_ebs_v1_checkpoint_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"\xca\x01\n" +
+	"finishedAt\"\xf6\x01\n" +
 	"\x0fChunkCheckpoint\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\x05R\x05chunk\x12\x12\n" +
 	"\x04nvrs\x18\x02 \x03(\tR\x04nvrs\x124\n" +
 	"\bside_tag\x18\x03 \x01(\v2\x19.ebs.v1.SideTagCheckpointR\asideTag\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\tR\x04step\x12-\n" +
 	"\x06update\x18\x05 \x01(\v2\x15.ebs.v1.UpdateCreatedR\x06update\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\x98\b\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x14\n" +
+	"\x05first\x18\a \x01(\x05R\x05first\x12\x14\n" +
+	"\x05count\x18\b \x01(\x05R\x05count\"\x98\b\n" +
 	"\x0fBatchCheckpoint\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12(\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x12.ebs.v1.BatchPhaseR\x05phase\x12\x12\n" +
@@ -1090,7 +1130,7 @@ const file_ebs_v1_checkpoint_proto_rawDesc = "" +
 	"\x11side_tags_created\x18\x17 \x01(\x05R\x0fsideTagsCreated\x1a;\n" +
 	"\rPromotedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x04\n" +
 	"\vBatchMember\x12.\n" +
 	"\apackage\x18\x01 \x01(\v2\x14.ebs.v1.BatchPackageR\apackage\x12)\n" +
 	"\x10pending_revision\x18\x02 \x01(\x04R\x0fpendingRevision\x120\n" +
@@ -1108,7 +1148,10 @@ const file_ebs_v1_checkpoint_proto_rawDesc = "" +
 	"denylisted\x12\x1e\n" +
 	"\n" +
 	"superseded\x18\f \x03(\tR\n" +
-	"superseded\"p\n" +
+	"superseded\x12!\n" +
+	"\fpromoted_nvr\x18\r \x01(\tR\vpromotedNvr\x12\x1d\n" +
+	"\n" +
+	"not_stable\x18\x0e \x01(\bR\tnotStable\"p\n" +
 	"\x10BatchMembersPage\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x12\n" +
 	"\x04page\x18\x02 \x01(\x05R\x04page\x12-\n" +

@@ -43,6 +43,7 @@ type state struct {
 	pages    []*ebsv1.BatchMembersPage
 	pageRevs []uint64
 	dirty    map[int]bool             // pages changed since the last save
+	index    map[string][2]int        // component -> page, position
 	attempts map[string]*attemptState // by attempt id
 }
 
@@ -106,15 +107,20 @@ func (s *state) members() []*ebsv1.BatchMember {
 
 // member finds a member by component and marks its page dirty.
 func (s *state) member(component string) *ebsv1.BatchMember {
-	for i, p := range s.pages {
-		for _, m := range p.GetMembers() {
-			if m.GetPackage().GetComponent() == component {
-				s.dirty[i] = true
-				return m
+	if s.index == nil {
+		s.index = map[string][2]int{}
+		for i, p := range s.pages {
+			for j, m := range p.GetMembers() {
+				s.index[m.GetPackage().GetComponent()] = [2]int{i, j}
 			}
 		}
 	}
-	return nil
+	at, ok := s.index[component]
+	if !ok {
+		return nil
+	}
+	s.dirty[at[0]] = true
+	return s.pages[at[0]].GetMembers()[at[1]]
 }
 
 // touchAll marks every page dirty.

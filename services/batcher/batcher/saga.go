@@ -811,39 +811,58 @@ func (s *saga) promote(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.hdr.Promoted == nil {
-		s.hdr.Promoted = map[string]string{}
+	byNVR := map[string]string{}
+	for _, m := range s.members() {
+		if m.GetNvr() != "" {
+			byNVR[m.GetNvr()] = m.GetPackage().GetComponent()
+		}
 	}
+	promoted := 0
 	for _, ev := range evs {
 		if f := ev.GetCommandFailed(); f != nil {
 			return failf("promoting draft builds failed: %s", f.GetError())
 		}
 		for d, p := range ev.GetBuildsPromoted().GetPromoted() {
-			s.hdr.Promoted[d] = p
+			if m := s.member(byNVR[d]); m != nil {
+				m.PromotedNvr = p
+				promoted++
+			}
 		}
 		for _, f := range ev.GetBuildsPromoted().GetFailures() {
 			s.log.Warn("draft build not promoted; left out of Bodhi", "nvr", f.GetNvr(), "error", f.GetError())
 		}
 	}
-	return s.next(ctx, stepPublish, ebsv1.BatchPhase_BATCH_PHASE_PUBLISHING, fmt.Sprintf("%d builds promoted", len(s.hdr.Promoted)))
+	return s.next(ctx, stepPublish, ebsv1.BatchPhase_BATCH_PHASE_PUBLISHING, fmt.Sprintf("%d builds promoted", promoted))
 }
 
-// publishNVRs are the NVRs that go to Bodhi (promoted NVRs with drafts).
-func (s *saga) publishNVRs() []string {
-	var out []string
+// published returns the members whose builds go to Bodhi, in member order,
+// with the NVR that goes (the promoted one with drafts).
+func (s *saga) published() ([]*ebsv1.BatchMember, []string) {
+	var ms []*ebsv1.BatchMember
+	var nvrs []string
 	for _, m := range s.members() {
 		if m.GetState() != ebsv1.PackageState_PACKAGE_STATE_BUILT || m.GetNvr() == "" {
 			continue
 		}
+		nvr := m.GetNvr()
 		if s.hdr.GetOptions().GetDraft() {
-			if p, ok := s.hdr.GetPromoted()[m.GetNvr()]; ok {
-				out = append(out, p)
+			if nvr = m.GetPromotedNvr(); nvr == "" {
+				continue
 			}
-			continue
 		}
-		out = append(out, m.GetNvr())
+		ms, nvrs = append(ms, m), append(nvrs, nvr)
 	}
-	return out
+	return ms, nvrs
+}
+
+// chunkOf returns the NVRs of a Bodhi chunk.
+func (s *saga) chunkOf(ch *ebsv1.ChunkCheckpoint) []string {
+	_, nvrs := s.published()
+	first, last := int(ch.GetFirst()), int(ch.GetFirst()+ch.GetCount())
+	if first > len(nvrs) || last > len(nvrs) {
+		return nil
+	}
+	return nvrs[first:last]
 }
 
 // chunkNVRs splits NVRs for Bodhi as config.Bodhi.ChunkSizes says: one
@@ -865,12 +884,15 @@ func chunkNVRs(nvrs []string, batchSize, maxSingle int) [][]string {
 
 func (s *saga) publish(ctx context.Context) error {
 	if len(s.hdr.GetChunks()) == 0 {
-		nvrs := s.publishNVRs()
+		_, nvrs := s.published()
 		if len(nvrs) == 0 {
 			return s.next(ctx, stepCleanup, ebsv1.BatchPhase_BATCH_PHASE_CLEANING_UP, "nothing to publish")
 		}
+		first := 0
 		for i, c := range chunkNVRs(nvrs, s.settings.Bodhi.BatchSize, s.settings.Bodhi.MaxSingleBatchSize) {
-			s.hdr.Chunks = append(s.hdr.Chunks, &ebsv1.ChunkCheckpoint{Chunk: int32(i), Nvrs: c, SideTag: &ebsv1.SideTagCheckpoint{}, Step: "side-tag"})
+			s.hdr.Chunks = append(s.hdr.Chunks, &ebsv1.ChunkCheckpoint{Chunk: int32(i), First: int32(first), Count: int32(len(c)),
+				SideTag: &ebsv1.SideTagCheckpoint{}, Step: "side-tag"})
+			first += len(c)
 		}
 		if err := s.saveHeader(ctx); err != nil {
 			return err
@@ -878,9 +900,10 @@ func (s *saga) publish(ctx context.Context) error {
 	}
 	chunks := s.hdr.GetChunks()
 	for _, ch := range chunks {
+		nvrs := s.chunkOf(ch)
 		if ch.GetStep() == "side-tag" {
 			var refs []*ebsv1.BuildRef
-			for _, n := range ch.GetNvrs() {
+			for _, n := range nvrs {
 				refs = append(refs, &ebsv1.BuildRef{Nvr: n})
 			}
 			if err := s.sideTag(ctx, ch.SideTag, fmt.Sprintf("%s.update.%d", s.id, ch.GetChunk()), ebsv1.SideTagPurpose_SIDE_TAG_PURPOSE_UPDATE, refs); err != nil {
@@ -888,7 +911,7 @@ func (s *saga) publish(ctx context.Context) error {
 			}
 			ch.Step = "bodhi"
 			if err := s.announce(ctx, ebsv1.BatchPhase_BATCH_PHASE_PUBLISHING, fmt.Sprintf("chunk %d/%d: update side tag %s holds %d builds",
-				ch.GetChunk()+1, len(chunks), ch.GetSideTag().GetTag(), len(ch.GetNvrs()))); err != nil {
+				ch.GetChunk()+1, len(chunks), ch.GetSideTag().GetTag(), len(nvrs))); err != nil {
 				return err
 			}
 			if err := s.saveHeader(ctx); err != nil {
@@ -898,7 +921,7 @@ func (s *saga) publish(ctx context.Context) error {
 		if ch.GetStep() == "bodhi" {
 			ev, err := s.bodhi(ctx, &ebsv1.BodhiCommand{CommandId: fmt.Sprintf("%s.bodhi.%d", s.id, ch.GetChunk()),
 				Verb: &ebsv1.BodhiCommand_CreateUpdate{CreateUpdate: &ebsv1.CreateUpdate{
-					FromTag: ch.GetSideTag().GetTag(), Notes: DefaultBodhiNotes, Type: "unspecified", Nvrs: ch.GetNvrs(),
+					FromTag: ch.GetSideTag().GetTag(), Notes: DefaultBodhiNotes, Type: "unspecified", Nvrs: nvrs,
 					Chunk: ch.GetChunk(), Chunks: int32(len(chunks)), FollowTimeout: durationpb.New(s.b.cfg.StableTimeout)}}})
 			if err != nil {
 				return err
@@ -907,7 +930,8 @@ func (s *saga) publish(ctx context.Context) error {
 				ch.Error = f.GetError()
 				return failf("Bodhi update for chunk %d (%s) failed: %s", ch.GetChunk(), ch.GetSideTag().GetTag(), f.GetError())
 			}
-			ch.Update = ev.GetUpdateCreated()
+			ch.Update = proto.Clone(ev.GetUpdateCreated()).(*ebsv1.UpdateCreated)
+			ch.Update.Nvrs = nil // derived from the members; keeps the header small
 			ch.Step = "done"
 			s.log.Info("Bodhi update filed", "chunk", ch.GetChunk(), "alias", ch.GetUpdate().GetAlias(), "from_tag", ch.GetSideTag().GetTag())
 			if err := s.saveHeader(ctx); err != nil {
@@ -922,8 +946,9 @@ func (s *saga) publish(ctx context.Context) error {
 
 func (s *saga) stable(ctx context.Context) error {
 	var nvrs []string
-	for _, ch := range s.hdr.GetChunks() {
-		nvrs = append(nvrs, ch.GetNvrs()...)
+	var ms []*ebsv1.BatchMember
+	if len(s.hdr.GetChunks()) > 0 {
+		ms, nvrs = s.published()
 	}
 	tag := s.hdr.GetOptions().GetStableTag()
 	if len(nvrs) > 0 && tag != "" {
@@ -935,7 +960,15 @@ func (s *saga) stable(ctx context.Context) error {
 		if to := ev.GetWaitTimedOut(); to != nil {
 			// As the original: logged and ignored; the next batch may
 			// start with a stale buildroot.
-			s.hdr.StableMissing = to.GetMissing()
+			missing := map[string]bool{}
+			for _, n := range to.GetMissing() {
+				missing[n] = true
+			}
+			for i, m := range ms {
+				if missing[nvrs[i]] {
+					s.member(m.GetPackage().GetComponent()).NotStable = true
+				}
+			}
 			s.log.Warn("builds did not reach the stable tag in time; going on", "tag", tag, "missing", len(to.GetMissing()))
 		}
 		s.hdr.StableWaited = true
@@ -1006,17 +1039,14 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 		ev.CompletedAt = h.GetCompletedAt()
 	}
 	updateOf := map[string]*ebsv1.UpdateCreated{}
-	missing := map[string]bool{}
-	for _, n := range h.GetStableMissing() {
-		missing[n] = true
-	}
 	for _, ch := range h.GetChunks() {
 		if t := ch.GetSideTag().GetTag(); t != "" {
 			ev.UpdateSideTags = append(ev.UpdateSideTags, t)
 		}
 		if u := ch.GetUpdate(); u != nil {
-			ev.Updates = append(ev.Updates, &ebsv1.BodhiUpdateRef{Alias: u.GetAlias(), Url: u.GetUrl(), FromTag: u.GetFromTag(), Nvrs: ch.GetNvrs(), Status: u.GetStatus()})
-			for _, n := range ch.GetNvrs() {
+			nvrs := s.chunkOf(ch)
+			ev.Updates = append(ev.Updates, &ebsv1.BodhiUpdateRef{Alias: u.GetAlias(), Url: u.GetUrl(), FromTag: u.GetFromTag(), Nvrs: nvrs, Status: u.GetStatus()})
+			for _, n := range nvrs {
 				updateOf[n] = u
 			}
 		}
@@ -1039,14 +1069,12 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 			}
 		}
 		if o.State == ebsv1.PackageState_PACKAGE_STATE_BUILT {
-			nvr := o.Nvr
-			if p, ok := h.GetPromoted()[nvr]; ok {
+			if p := m.GetPromotedNvr(); p != "" {
 				o.Nvr = p
-				nvr = p
 			}
-			if u := updateOf[nvr]; u != nil {
+			if u := updateOf[o.Nvr]; u != nil {
 				o.BodhiUpdateAlias, o.BodhiUpdateUrl = u.GetAlias(), u.GetUrl()
-				o.ReachedStable = h.GetStableWaited() && !missing[nvr]
+				o.ReachedStable = h.GetStableWaited() && !m.GetNotStable()
 			}
 		}
 		ev.Outcomes = append(ev.Outcomes, o)

@@ -818,3 +818,47 @@ func TestDraftsPromoted(t *testing.T) {
 		}
 	}
 }
+
+// A batch larger than one multicall: members pages, tagging and submission
+// commands are split in chunks of 500, and the checkpoint header stays small.
+func TestLargeBatchIsChunked(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineOpts{})
+	const n = 620
+	var comps []string
+	for i := range n {
+		comps = append(comps, fmt.Sprintf("pkg%03d", i))
+	}
+	e.requests(comps...)
+	var maxHeader int
+	kv, err := e.conn.JS.KeyValue(context.Background(), natsx.BucketBatches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * batchWait)
+	for countOnStream(e, natsx.SubjectBatchCompleted) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("large batch did not complete")
+		}
+		if h := e.currentHeader(kv); h != nil {
+			maxHeader = max(maxHeader, proto.Size(h))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := e.waitCompleted(1, batchWait)[0]
+	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED || len(c.GetOutcomes()) != n {
+		t.Fatalf("result %s with %d outcomes", c.GetResult(), len(c.GetOutcomes()))
+	}
+	ctx := context.Background()
+	for _, id := range []string{".seed.1.tag.1", ".build.0.1.1"} {
+		if _, ok, err := e.results.Get(ctx, c.GetBatchId()+id); err != nil || !ok {
+			t.Errorf("no second chunk command %s%s", c.GetBatchId(), id)
+		}
+	}
+	if maxHeader > 4096 {
+		t.Errorf("checkpoint header grew to %d bytes", maxHeader)
+	}
+	if got := e.submissions(); len(got) != n {
+		t.Fatalf("%d packages submitted", len(got))
+	}
+}
