@@ -83,16 +83,27 @@ func newWatchMetrics(reg prometheus.Registerer, service string) *WatchMetrics {
 		m.Loads.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Loads, m.LastAccepted, m.LastRejected, m.Valid} {
-			if err := reg.Register(c); err != nil {
-				var already prometheus.AlreadyRegisteredError
-				if !errors.As(err, &already) {
-					panic(err)
-				}
-			}
-		}
+		// A second watcher of the same service on one registry shares the
+		// collectors already registered.
+		m.Loads = register(reg, m.Loads)
+		m.LastAccepted = register(reg, m.LastAccepted)
+		m.LastRejected = register(reg, m.LastRejected)
+		m.Valid = register(reg, m.Valid)
 	}
 	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 // NewWatcher loads the configuration from source once (the start-up check):

@@ -134,28 +134,36 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 
 func readConfigEvents(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) []*ebsv1.ConfigEvent {
 	t.Helper()
-	cons, err := js.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ebs.config.>"}})
+	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
+		FilterSubject: "ebs.config.>", AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []*ebsv1.ConfigEvent
+	deadline := time.Now().Add(10 * time.Second)
 	for len(out) < n {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatalf("after %d events: %v", len(out), err)
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d events", len(out), n)
 		}
-		var e ebsv1.ConfigEvent
-		if err := proto.Unmarshal(m.Data(), &e); err != nil {
+		batch, err := cons.FetchNoWait(n - len(out))
+		if err != nil {
 			t.Fatal(err)
 		}
-		wantSubject := natsx.SubjectConfigRejected
-		if e.Accepted {
-			wantSubject = natsx.SubjectConfigLoaded
+		for m := range batch.Messages() {
+			var e ebsv1.ConfigEvent
+			if err := proto.Unmarshal(m.Data(), &e); err != nil {
+				t.Fatal(err)
+			}
+			wantSubject := natsx.SubjectConfigRejected
+			if e.Accepted {
+				wantSubject = natsx.SubjectConfigLoaded
+			}
+			if m.Subject() != wantSubject {
+				t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
+			}
+			out = append(out, &e)
 		}
-		if m.Subject() != wantSubject {
-			t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
-		}
-		out = append(out, &e)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return out
 }
@@ -173,5 +181,26 @@ func TestNewWatcherFailsOnInvalidConfig(t *testing.T) {
 	}
 	if _, err := config.NewWatcher(context.Background(), "", config.WatchOptions{}); err == nil {
 		t.Fatal("empty source accepted")
+	}
+}
+
+// Two watchers of one service on one registry share the metrics.
+func TestWatcherMetricsShared(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	ctx := context.Background()
+	w1, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1.Metrics().Loads != w2.Metrics().Loads {
+		t.Fatal("metrics not shared")
+	}
+	if got := testutil.ToFloat64(w1.Metrics().Loads.WithLabelValues("accepted")); got != 2 {
+		t.Fatalf("accepted loads %v", got)
 	}
 }
