@@ -55,6 +55,8 @@ type Config struct {
 	Draft bool
 	// Holder names this replica in the lock (default host/pid).
 	Holder string
+	// ConfigRefresh is how often the configuration is re-read.
+	ConfigRefresh time.Duration
 }
 
 // Flags registers the configuration as flags with EBS_* environment fallbacks.
@@ -69,6 +71,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.DurationVar(fs, &c.LockTTL, "lock-ttl", "EBS_LOCK_TTL", DefaultLockTTL, "batch lock lease TTL")
 	lifecycle.BoolVar(fs, &c.Draft, "draft-builds", "EBS_DRAFT_BUILDS", false, "submit draft builds and promote them before Bodhi")
 	lifecycle.StringVar(fs, &c.Holder, "holder", "EBS_HOLDER", "", "lock holder name (default host/pid)")
+	lifecycle.DurationVar(fs, &c.ConfigRefresh, "config-refresh", "EBS_CONFIG_REFRESH", config.DefaultTimers().ConfigRefresh, "how often the configuration is re-read")
 }
 
 func (c Config) withDefaults() Config {
@@ -97,15 +100,14 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Run runs the service until ctx ends.
+// Run runs the service until ctx ends. The configuration comes from
+// --config (EBS_CONFIG: a file, an https:// URL or a git source) and is
+// refreshed every ConfigRefresh; a running batch keeps the settings it
+// started with.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("component", Name)
 	if cfg.Common.Config == "" {
 		return errors.New("batcher: --config (EBS_CONFIG) is required")
-	}
-	settings, err := config.LoadFile(cfg.Common.Config)
-	if err != nil {
-		return err
 	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
@@ -113,16 +115,26 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
+	w, err := config.NewWatcher(ctx, cfg.Common.Config, config.WatchOptions{Service: Name, Interval: cfg.ConfigRefresh,
+		Logger: log, Registerer: admin.Registry, JetStream: conn.JS})
+	if err != nil {
+		return fmt.Errorf("batcher: configuration: %w", err)
+	}
 	hub, err := cfg.Koji.Hub(ctx, log)
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
 	go func() { errc <- admin.Serve(ctx, cfg.AdminAddr, log, nil) }()
-	err = Serve(ctx, cfg, Deps{JS: conn.JS, Hub: hub, Settings: func() *config.Config { return settings },
-		Registerer: admin.Registry, Ready: admin.Ready}, log)
-	if aerr := <-errc; err == nil {
-		err = aerr
+	go func() { errc <- w.Run(ctx) }()
+	err = Serve(ctx, cfg, Deps{JS: conn.JS, Hub: hub, Settings: w.Current, Registerer: admin.Registry, Ready: admin.Ready}, log)
+	cancel()
+	for range 2 {
+		if e := <-errc; err == nil && e != nil && !errors.Is(e, context.Canceled) {
+			err = e
+		}
 	}
 	return err
 }
