@@ -314,20 +314,28 @@ func (e *engine) stopAll() {
 // the RebuildRequest filter would publish for it.
 func (e *engine) request(pkg, version string) *ebsv1.RebuildRequest {
 	e.t.Helper()
-	nvr := fmt.Sprintf("%s-%s-1.fc45", pkg, version)
-	id, err := e.hub.NewRawhideBuild(nvr, "packager")
-	if err != nil {
-		e.t.Fatalf("NewRawhideBuild(%s): %v", nvr, err)
-	}
-	s := e.settings.Load()
-	r := &ebsv1.RebuildRequest{RequestId: fmt.Sprintf("trigger-%s-%d", nvr, e.seq.Add(1)), Component: pkg, FedoraName: pkg,
-		BuildId: id, Nvr: nvr, SourceTag: "f45", View: ebsv1.ComponentView_COMPONENT_VIEW_ELN,
-		Ordering: int32(s.Control.OrderingOf(pkg)), Reason: ebsv1.RequestReason_REQUEST_REASON_TRIGGER,
-		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
+	r := rebuildRequest(e.t, e, pkg, version)
 	if _, err := natsx.Publish(context.Background(), e.conn.JS, natsx.SubjectRebuildRequested, r.GetRequestId(), r); err != nil {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+func rebuildRequest(t *testing.T, e *engine, pkg, version string) *ebsv1.RebuildRequest {
+	t.Helper()
+	nvr := fmt.Sprintf("%s-%s-1.fc45", pkg, version)
+	id, err := e.hub.NewRawhideBuild(nvr, "packager")
+	if err != nil {
+		t.Fatalf("NewRawhideBuild(%s): %v", nvr, err)
+	}
+	ordering := int32(config.DefaultOrdering)
+	if s := e.settings.Load(); s != nil {
+		ordering = int32(s.Control.OrderingOf(pkg))
+	}
+	return &ebsv1.RebuildRequest{RequestId: fmt.Sprintf("trigger-%s-%d", nvr, e.seq.Add(1)), Component: pkg, FedoraName: pkg,
+		BuildId: id, Nvr: nvr, SourceTag: "f45", View: ebsv1.ComponentView_COMPONENT_VIEW_ELN,
+		Ordering: ordering, Reason: ebsv1.RequestReason_REQUEST_REASON_TRIGGER,
+		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
 }
 
 func (e *engine) requests(pkgs ...string) {
