@@ -18,4 +18,10 @@
 // (revision-checked update from open to final); a task past its deadline is
 // cancelled (recurse) and reported TIMED_OUT. Each finish is published as
 // ebs.koji.evt.task-finished. Several replicas may run side by side.
+//
+// Flags: --poll-interval (5m), --task-timeout (24h, when the command gives
+// none), --deadline-check (30s), --workers (2), and the Koji client flags
+// (--koji-url, --koji-cert/--koji-key/--koji-ca or --koji-keytab/
+// --koji-principal). In-process: Serve(ctx, Config, Deps{JS, Hub}, log) with
+// a logged-in kojibatch.Hub.
 package kojiworker

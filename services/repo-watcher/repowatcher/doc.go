@@ -12,4 +12,8 @@
 // at its deadline (after a last poll) as WaitTimedOut. The outcome is
 // recorded in KV ebs_results under the command id before the event
 // (ebs.watch.evt.*) is published; the first replica to record it wins.
+//
+// Flags: --poll-interval (5m), --wait-timeout (1h, when the command gives
+// none), --deadline-check (30s) and the Koji client flags. In-process:
+// Serve(ctx, Config, Deps{JS, Hub}, log); the hub is only read.
 package repowatcher
