@@ -873,3 +873,23 @@ func TestLargeBatchIsChunked(t *testing.T) {
 		t.Fatalf("%d packages submitted", len(got))
 	}
 }
+
+// A newer build of a component in the running batch waits in the pending
+// set and is built by the next batch.
+func TestRequestDuringBatchWaitsForNext(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineOpts{scenario: &kojihub.Scenario{Default: kojihub.Outcome{Result: kojihub.ResultSucceed,
+		Duration: kojihub.Duration(500 * time.Millisecond)}}})
+	e.request("sed", "4.9")
+	e.waitStep("build", func() { e.request("sed", "4.10") })
+	done := e.waitCompleted(2, batchWait)
+	if o := wantState(t, done[0], "sed", ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetSourceNvr() != "sed-4.9-1.fc45" {
+		t.Fatalf("first batch built %s", o.GetSourceNvr())
+	}
+	if o := wantState(t, done[1], "sed", ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetSourceNvr() != "sed-4.10-1.fc45" {
+		t.Fatalf("second batch built %s", o.GetSourceNvr())
+	}
+	if done[1].GetStartedAt().AsTime().Before(done[0].GetCompletedAt().AsTime()) {
+		t.Fatal("batches overlapped")
+	}
+}
