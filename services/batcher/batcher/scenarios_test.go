@@ -385,6 +385,9 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 				defer remove()
 			}
 			c := e.waitCompleted(1, batchWait)[0]
+			if hits := e.hub.FaultHits(); len(hits) != 1 || hits[0] == 0 || (tc.count > 0 && hits[0] != tc.count) {
+				t.Fatalf("fault hits %v: the build submission was not hit as planned", hits)
+			}
 			if tc.count > 0 {
 				remove()
 				wantState(t, c, "httpd", ebsv1.PackageState_PACKAGE_STATE_BUILT)
