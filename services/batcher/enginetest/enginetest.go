@@ -1,4 +1,12 @@
-package batcher_test
+// Package enginetest runs the batch engine in-process for tests: the
+// batcher, koji-worker, repo-watcher and bodhi-publisher services, each in
+// its own goroutine with its own NATS connection and Koji client, against a
+// real embedded JetStream (natstest), the Koji simulator (libs/sim/kojihub)
+// over real XML-RPC, and the Bodhi simulator (libs/sim/bodhi) trusting an
+// in-process OIDC provider. Any service can be killed and started again
+// mid-batch. The demo and end-to-end helpers can wire the services the same
+// way (see Engine.Start).
+package enginetest
 
 // The batch engine's tests run the batcher, koji-worker and repo-watcher
 // in-process, each in its own goroutine with its own NATS connection and
@@ -67,33 +75,41 @@ func (l *logBuf) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
-type engineOpts struct {
-	scenario *kojihub.Scenario
-	lossy    float64
-	// settings adjusts the ebs configuration (defaults: target eln, stable
+// Options shape an Engine.
+type Options struct {
+	// Scenario scripts the Koji simulator's builds (default: all succeed).
+	Scenario *kojihub.Scenario
+	// Lossy drops this fraction of the simulator's messages.
+	Lossy float64
+	// Settings adjusts the ebs configuration (defaults: target eln, stable
 	// tag eln, fail_fast, wait_repo).
-	settings func(*config.Config)
-	batcher  func(*batcher.Config)
-	worker   func(*kojiworker.Config)
-	watcher  func(*repowatcher.Config)
-	// noStart leaves every service stopped.
-	noStart bool
-	// stableDelay: how long updates take to go stable in the Bodhi
+	Settings func(*config.Config)
+	// Batcher, Worker and Watcher adjust the services' configurations
+	// (defaults: short lull, polls and timeouts).
+	Batcher func(*batcher.Config)
+	Worker  func(*kojiworker.Config)
+	Watcher func(*repowatcher.Config)
+	// NoStart leaves every service stopped.
+	NoStart bool
+	// StableDelay: how long updates take to go stable in the Bodhi
 	// simulator (pending -> testing -> stable; default 200 ms).
-	stableDelay time.Duration
-	// retryBudget of the services' Koji clients (0: the simulator's default;
-	// negative: no retries).
-	retryBudget time.Duration
+	StableDelay time.Duration
+	// RetryBudget of the services' Koji clients (0: the simulator's
+	// default; negative: no retries).
+	RetryBudget time.Duration
 }
 
-type engine struct {
-	t           *testing.T
-	srv         *natstest.Server
-	conn        *natsx.Conn
-	hub         *kojihub.Hub
-	admin       *koji.Client
-	results     *commands.Results
-	settings    atomic.Pointer[config.Config]
+// Engine is the batch engine running in-process for one test.
+type Engine struct {
+	t     *testing.T
+	srv   *natstest.Server
+	admin *koji.Client
+	// Conn is the test's own NATS connection; Hub the Koji simulator;
+	// Results KV ebs_results; Settings the configuration the batcher reads.
+	Conn        *natsx.Conn
+	Hub         *kojihub.Hub
+	Results     *commands.Results
+	Settings    atomic.Pointer[config.Config]
 	bcfg        batcher.Config
 	kcfg        kojiworker.Config
 	rcfg        repowatcher.Config
@@ -116,30 +132,30 @@ type service struct {
 	conn   *natsx.Conn
 }
 
-func newEngine(t *testing.T, o engineOpts) *engine {
+func New(t *testing.T, o Options) *Engine {
 	t.Helper()
-	e := &engine{t: t, srv: natstest.Start(t), services: map[string]*service{}, logs: &logBuf{}, budget: o.retryBudget, stableDelay: o.stableDelay}
+	e := &Engine{t: t, srv: natstest.Start(t), services: map[string]*service{}, logs: &logBuf{}, budget: o.RetryBudget, stableDelay: o.StableDelay}
 	if e.stableDelay == 0 {
 		e.stableDelay = 200 * time.Millisecond
 	}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	e.conn = e.srv.Provisioned(t)
-	sc := o.scenario
+	e.Conn = e.srv.Provisioned(t)
+	sc := o.Scenario
 	if sc == nil {
 		sc = &kojihub.Scenario{}
 	}
-	e.hub = kojihub.Start(t, kojihub.Options{Scenario: sc, Sink: jsSink{js: e.conn.JS}, Lossy: o.lossy, Logger: e.log})
-	e.hub.AddUser(bodhiUser, "admin")
+	e.Hub = kojihub.Start(t, kojihub.Options{Scenario: sc, Sink: jsSink{js: e.Conn.JS}, Lossy: o.Lossy, Logger: e.log})
+	e.Hub.AddUser(bodhiUser, "admin")
 	e.admin = e.client(bodhiUser)
 	var err error
-	if e.results, err = commands.OpenResults(context.Background(), e.conn.JS); err != nil {
+	if e.Results, err = commands.OpenResults(context.Background(), e.Conn.JS); err != nil {
 		t.Fatal(err)
 	}
 	// Bodhi: the simulator, trusting an in-process OIDC provider, reading
 	// and tagging through the Koji simulator.
 	idp := oidctest.Start(t, oidctest.Options{ClientID: botUser, ServiceGroups: []string{"packager"}})
 	idp.AddClient("bodhi", oidctest.Client{Secret: "bodhi-secret"})
-	bs := bodhisim.Start(t, bodhisim.Options{Koji: simKoji{hub: e.hub, admin: e.admin}, OIDCIssuer: idp.Issuer(),
+	bs := bodhisim.Start(t, bodhisim.Options{Koji: simKoji{hub: e.Hub, admin: e.admin}, OIDCIssuer: idp.Issuer(),
 		OIDCClientID: "bodhi", OIDCClientSecret: "bodhi-secret", TestingAfter: e.stableDelay / 2, StableAfter: e.stableDelay / 2,
 		Logger: e.log.With("svc", "bodhi-sim")})
 	e.bodhiURL, e.bodhiToken = bs.URL(), idp.Token(botUser)
@@ -147,22 +163,22 @@ func newEngine(t *testing.T, o engineOpts) *engine {
 		Koji:    config.Koji{BuildTarget: "eln", StableTag: "eln", FailFast: true, WaitRepo: true, Username: botUser},
 		Control: config.Control{TriggerTag: "f45"},
 	}
-	if o.settings != nil {
-		o.settings(s)
+	if o.Settings != nil {
+		o.Settings(s)
 	}
-	e.settings.Store(s)
+	e.Settings.Store(s)
 	e.bcfg = batcher.Config{Lull: 300 * time.Millisecond, TagTimeout: 20 * time.Second, StableTimeout: 20 * time.Second,
 		TaskTimeout: time.Minute, LockTTL: 3 * time.Second}
 	e.kcfg = kojiworker.Config{PollInterval: 500 * time.Millisecond, DeadlineCheck: 100 * time.Millisecond}
 	e.rcfg = repowatcher.Config{PollInterval: 500 * time.Millisecond, DeadlineCheck: 100 * time.Millisecond}
-	if o.batcher != nil {
-		o.batcher(&e.bcfg)
+	if o.Batcher != nil {
+		o.Batcher(&e.bcfg)
 	}
-	if o.worker != nil {
-		o.worker(&e.kcfg)
+	if o.Worker != nil {
+		o.Worker(&e.kcfg)
 	}
-	if o.watcher != nil {
-		o.watcher(&e.rcfg)
+	if o.Watcher != nil {
+		o.Watcher(&e.rcfg)
 	}
 	t.Cleanup(func() {
 		e.stopAll()
@@ -172,18 +188,18 @@ func newEngine(t *testing.T, o engineOpts) *engine {
 			e.logs.mu.Unlock()
 		}
 	})
-	if !o.noStart {
-		e.start("koji-worker")
-		e.start("repo-watcher")
-		e.start("bodhi-publisher")
-		e.start("batcher")
+	if !o.NoStart {
+		e.Start("koji-worker")
+		e.Start("repo-watcher")
+		e.Start("bodhi-publisher")
+		e.Start("batcher")
 	}
 	return e
 }
 
-func (e *engine) client(user string) *koji.Client {
+func (e *Engine) client(user string) *koji.Client {
 	e.t.Helper()
-	c, err := e.hub.Client(user, koji.Options{RetryBudget: e.budget})
+	c, err := e.Hub.Client(user, koji.Options{RetryBudget: e.budget})
 	if err != nil {
 		e.t.Fatalf("koji client: %v", err)
 	}
@@ -200,7 +216,7 @@ func (e *engine) client(user string) *koji.Client {
 
 // start runs a service: "batcher" (or "batcher-<n>" for more replicas),
 // "koji-worker", "repo-watcher" or "bodhi-publisher".
-func (e *engine) start(name string) {
+func (e *Engine) Start(name string) {
 	e.t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -218,7 +234,7 @@ func (e *engine) start(name string) {
 		cfg.Holder = name
 		hub := kojibatch.New(e.client(""))
 		run = func() error {
-			return batcher.Serve(ctx, cfg, batcher.Deps{JS: conn.JS, Hub: hub, Settings: func() *config.Config { return e.settings.Load() }}, log)
+			return batcher.Serve(ctx, cfg, batcher.Deps{JS: conn.JS, Hub: hub, Settings: func() *config.Config { return e.Settings.Load() }}, log)
 		}
 	case name == "koji-worker" || strings.HasPrefix(name, "koji-worker-"):
 		hub := kojibatch.New(e.client(botUser))
@@ -249,13 +265,13 @@ func (e *engine) start(name string) {
 // stop kills a service: its NATS connection drops at once (as a killed
 // process's would: nothing is released or acked), then its context is
 // cancelled and it is waited for.
-func (e *engine) stop(name string) { e.halt(name, false) }
+func (e *Engine) Stop(name string) { e.halt(name, false) }
 
 // stopGracefully cancels a service's context first (it releases the batch
 // lock, naks in-flight messages) and closes its connection after.
-func (e *engine) stopGracefully(name string) { e.halt(name, true) }
+func (e *Engine) StopGracefully(name string) { e.halt(name, true) }
 
-func (e *engine) halt(name string, graceful bool) {
+func (e *Engine) halt(name string, graceful bool) {
 	e.t.Helper()
 	e.mu.Lock()
 	s, ok := e.services[name]
@@ -292,12 +308,12 @@ func (e *engine) halt(name string, graceful bool) {
 	}()
 }
 
-func (e *engine) restart(name string) {
-	e.stop(name)
-	e.start(name)
+func (e *Engine) Restart(name string) {
+	e.Stop(name)
+	e.Start(name)
 }
 
-func (e *engine) stopAll() {
+func (e *Engine) stopAll() {
 	e.mu.Lock()
 	var names []string
 	for n := range e.services {
@@ -305,31 +321,31 @@ func (e *engine) stopAll() {
 	}
 	e.mu.Unlock()
 	for _, n := range names {
-		e.stopGracefully(n)
+		e.StopGracefully(n)
 	}
 	e.retired.Wait()
 }
 
 // request makes a new Rawhide build of pkg in the simulator and publishes
 // the RebuildRequest filter would publish for it.
-func (e *engine) request(pkg, version string) *ebsv1.RebuildRequest {
+func (e *Engine) Request(pkg, version string) *ebsv1.RebuildRequest {
 	e.t.Helper()
-	r := rebuildRequest(e.t, e, pkg, version)
-	if _, err := natsx.Publish(context.Background(), e.conn.JS, natsx.SubjectRebuildRequested, r.GetRequestId(), r); err != nil {
+	r := NewRebuildRequest(e.t, e, pkg, version)
+	if _, err := natsx.Publish(context.Background(), e.Conn.JS, natsx.SubjectRebuildRequested, r.GetRequestId(), r); err != nil {
 		e.t.Fatal(err)
 	}
 	return r
 }
 
-func rebuildRequest(t *testing.T, e *engine, pkg, version string) *ebsv1.RebuildRequest {
+func NewRebuildRequest(t *testing.T, e *Engine, pkg, version string) *ebsv1.RebuildRequest {
 	t.Helper()
 	nvr := fmt.Sprintf("%s-%s-1.fc45", pkg, version)
-	id, err := e.hub.NewRawhideBuild(nvr, "packager")
+	id, err := e.Hub.NewRawhideBuild(nvr, "packager")
 	if err != nil {
 		t.Fatalf("NewRawhideBuild(%s): %v", nvr, err)
 	}
 	ordering := int32(config.DefaultOrdering)
-	if s := e.settings.Load(); s != nil {
+	if s := e.Settings.Load(); s != nil {
 		ordering = int32(s.Control.OrderingOf(pkg))
 	}
 	return &ebsv1.RebuildRequest{RequestId: fmt.Sprintf("trigger-%s-%d", nvr, e.seq.Add(1)), Component: pkg, FedoraName: pkg,
@@ -338,19 +354,19 @@ func rebuildRequest(t *testing.T, e *engine, pkg, version string) *ebsv1.Rebuild
 		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
 }
 
-func (e *engine) requests(pkgs ...string) {
+func (e *Engine) Requests(pkgs ...string) {
 	e.t.Helper()
 	for _, p := range pkgs {
-		e.request(p, "1.0")
+		e.Request(p, "1.0")
 	}
 }
 
 // events reads every message of subject from the EBS stream.
-func events[T proto.Message](e *engine, subject string, newT func() T) []T {
+func Events[T proto.Message](e *Engine, subject string, newT func() T) []T {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := e.conn.JS.Stream(ctx, natsx.StreamEBS)
+	st, err := e.Conn.JS.Stream(ctx, natsx.StreamEBS)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -363,7 +379,7 @@ func events[T proto.Message](e *engine, subject string, newT func() T) []T {
 	if n == 0 {
 		return out
 	}
-	c, err := e.conn.JS.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	c, err := e.Conn.JS.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -381,16 +397,16 @@ func events[T proto.Message](e *engine, subject string, newT func() T) []T {
 	return out
 }
 
-func (e *engine) completedEvents() []*ebsv1.BatchCompleted {
-	return events(e, natsx.SubjectBatchCompleted, func() *ebsv1.BatchCompleted { return new(ebsv1.BatchCompleted) })
+func (e *Engine) CompletedEvents() []*ebsv1.BatchCompleted {
+	return Events(e, natsx.SubjectBatchCompleted, func() *ebsv1.BatchCompleted { return new(ebsv1.BatchCompleted) })
 }
 
-// waitCompleted waits until n batches completed and returns them.
-func (e *engine) waitCompleted(n int, within time.Duration) []*ebsv1.BatchCompleted {
+// WaitCompleted waits until n batches completed and returns them.
+func (e *Engine) WaitCompleted(n int, within time.Duration) []*ebsv1.BatchCompleted {
 	e.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		evs := e.completedEvents()
+		evs := e.CompletedEvents()
 		if len(evs) >= n {
 			return evs
 		}
@@ -401,7 +417,7 @@ func (e *engine) waitCompleted(n int, within time.Duration) []*ebsv1.BatchComple
 	}
 }
 
-func outcomes(c *ebsv1.BatchCompleted) map[string]*ebsv1.PackageOutcome {
+func Outcomes(c *ebsv1.BatchCompleted) map[string]*ebsv1.PackageOutcome {
 	out := map[string]*ebsv1.PackageOutcome{}
 	for _, o := range c.GetOutcomes() {
 		out[o.GetComponent()] = o
@@ -409,36 +425,36 @@ func outcomes(c *ebsv1.BatchCompleted) map[string]*ebsv1.PackageOutcome {
 	return out
 }
 
-// buildCalls returns the build() calls the hub received, by SCM URL
+// BuildCalls returns the build() calls the hub received, by SCM URL
 // package name, with their ebs attempt.
-type buildCall struct {
-	pkg, attempt, target string
-	opts                 map[string]any
+type BuildCall struct {
+	Pkg, Attempt, Target string
+	Opts                 map[string]any
 }
 
-func (e *engine) buildCalls() []buildCall {
-	var out []buildCall
-	for _, r := range e.hub.CallsTo("build") {
+func (e *Engine) BuildCalls() []BuildCall {
+	var out []BuildCall
+	for _, r := range e.Hub.CallsTo("build") {
 		if r.FaultCode != 0 || r.HTTPStatus >= 400 || len(r.Params) < 3 {
 			continue
 		}
 		src, _ := r.Params[0].(string)
 		target, _ := r.Params[1].(string)
 		opts, _ := r.Params[2].(map[string]any)
-		c := buildCall{pkg: pkgOfSCM(src), target: target, opts: opts}
+		c := BuildCall{Pkg: pkgOfSCM(src), Target: target, Opts: opts}
 		if m, ok := opts["custom_user_metadata"].(map[string]any); ok {
-			c.attempt, _ = m["ebs_attempt"].(string)
+			c.Attempt, _ = m["ebs_attempt"].(string)
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
-// submissions counts build() calls per package.
-func (e *engine) submissions() map[string]int {
+// Submissions counts build() calls per package.
+func (e *Engine) Submissions() map[string]int {
 	out := map[string]int{}
-	for _, c := range e.buildCalls() {
-		out[c.pkg]++
+	for _, c := range e.BuildCalls() {
+		out[c.Pkg]++
 	}
 	return out
 }
@@ -451,30 +467,30 @@ func pkgOfSCM(u string) string {
 	return u
 }
 
-// sideTagsLeft lists live side tags.
-func (e *engine) sideTagsLeft() []string {
+// SideTagsLeft lists live side tags.
+func (e *Engine) SideTagsLeft() []string {
 	var out []string
-	for _, s := range e.hub.SideTags() {
+	for _, s := range e.Hub.SideTags() {
 		out = append(out, s.Name)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func (e *engine) waitNoSideTags() {
+func (e *Engine) WaitNoSideTags() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(e.sideTagsLeft()) > 0 {
+	for len(e.SideTagsLeft()) > 0 {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("side tags left behind: %v", e.sideTagsLeft())
+			e.t.Fatalf("side tags left behind: %v", e.SideTagsLeft())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// pendingLeft lists components still in KV ebs_pending.
-func (e *engine) pendingLeft() []string {
-	kv, err := e.conn.JS.KeyValue(context.Background(), natsx.BucketPending)
+// PendingLeft lists components still in KV ebs_pending.
+func (e *Engine) PendingLeft() []string {
+	kv, err := e.Conn.JS.KeyValue(context.Background(), natsx.BucketPending)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -522,4 +538,191 @@ func (k simKoji) TagBuild(_ context.Context, tag, nvr string) error {
 
 func (k simKoji) DeleteTag(ctx context.Context, tag string) error {
 	return k.admin.DeleteTag(ctx, tag)
+}
+
+const BatchWait = 60 * time.Second
+
+func MustPattern(t *testing.T, src string) config.Pattern {
+	t.Helper()
+	p, err := config.CompilePattern(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func WantState(t *testing.T, c *ebsv1.BatchCompleted, comp string, st ebsv1.PackageState) *ebsv1.PackageOutcome {
+	t.Helper()
+	o := Outcomes(c)[comp]
+	if o == nil {
+		t.Fatalf("batch %s has no outcome for %s", c.GetBatchId(), comp)
+	}
+	if o.GetState() != st {
+		t.Fatalf("%s: state %s (reason %q), want %s", comp, o.GetState(), o.GetReason(), st)
+	}
+	return o
+}
+
+func WantSubmissions(t *testing.T, e *Engine, want map[string]int) {
+	t.Helper()
+	got := e.Submissions()
+	for p, n := range want {
+		if got[p] != n {
+			t.Errorf("%s submitted %d times, want %d (all: %v)", p, got[p], n, got)
+		}
+	}
+}
+
+// every batch closes every request: no pending key left, one outcome each.
+func WantClosed(t *testing.T, e *Engine, c *ebsv1.BatchCompleted, comps ...string) {
+	t.Helper()
+	for _, comp := range comps {
+		if Outcomes(c)[comp] == nil {
+			t.Errorf("request for %s not closed by batch %s", comp, c.GetBatchId())
+		}
+	}
+	if left := e.PendingLeft(); len(left) > 0 {
+		t.Errorf("pending set not empty after the batch: %v", left)
+	}
+}
+
+func CountOnStream(e *Engine, filter string) int {
+	st, err := e.Conn.JS.Stream(context.Background(), natsx.StreamEBS)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
+}
+
+// WaitCheckpointDone waits until the batch is no longer current, then checks
+// that only its small header is left in KV ebs_batches, marked done.
+func (e *Engine) WaitCheckpointDone(c *ebsv1.BatchCompleted) {
+	e.t.Helper()
+	ctx := context.Background()
+	kv, err := e.Conn.JS.KeyValue(ctx, natsx.BucketBatches)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := kv.Get(ctx, natsx.KeyCurrent); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("the batch is still current after completing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, c.GetBatchId()+".") {
+			e.t.Errorf("checkpoint key %s left after the batch", k)
+		}
+	}
+	ent, err := kv.Get(ctx, c.GetBatchId())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var h ebsv1.BatchCheckpoint
+	if err := proto.Unmarshal(ent.Value(), &h); err != nil || h.GetStep() != "done" || h.GetResult() != c.GetResult() {
+		e.t.Fatalf("final header %v (%v)", &h, err)
+	}
+}
+
+// FaultOnSubmission makes the fault hit koji-worker's build submission: it
+// stops koji-worker while the seeds are awaited (its tagging multicall is
+// done), injects the fault, and starts it again once the submission is
+// issued.
+func (e *Engine) FaultOnSubmission(r kojihub.FaultRule) (remove func()) {
+	e.t.Helper()
+	e.WaitHeader("seeds awaited", func(h *ebsv1.BatchCheckpoint) bool {
+		return h.GetStep() == "seed" && h.GetBuildSideTag().GetStep() == "wait"
+	})
+	e.StopGracefully("koji-worker")
+	remove = e.Hub.InjectFault(r)
+	e.WaitHeader("build", func(h *ebsv1.BatchCheckpoint) bool { return h.GetStep() == "build" })
+	e.Start("koji-worker")
+	return remove
+}
+
+// WaitStep waits until the running batch's checkpoint reaches step, then
+// calls f (from the test goroutine).
+func (e *Engine) WaitStep(step string, f func()) {
+	e.t.Helper()
+	e.WaitHeader(step, func(h *ebsv1.BatchCheckpoint) bool { return h.GetStep() == step })
+	f()
+}
+
+// WaitHeader waits until the running batch's header satisfies ok.
+func (e *Engine) WaitHeader(what string, ok func(*ebsv1.BatchCheckpoint) bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(BatchWait)
+	kv, err := e.Conn.JS.KeyValue(context.Background(), natsx.BucketBatches)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for time.Now().Before(deadline) {
+		if hdr := e.CurrentHeader(kv); hdr != nil && ok(hdr) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.t.Fatalf("no batch reached %s", what)
+}
+
+func (e *Engine) CurrentHeader(kv jetstream.KeyValue) *ebsv1.BatchCheckpoint {
+	ent, err := kv.Get(context.Background(), natsx.KeyCurrent)
+	if err != nil {
+		return nil
+	}
+	var cur ebsv1.CurrentBatch
+	if proto.Unmarshal(ent.Value(), &cur) != nil {
+		return nil
+	}
+	h, err := kv.Get(context.Background(), cur.GetBatchId())
+	if err != nil {
+		return nil
+	}
+	var hdr ebsv1.BatchCheckpoint
+	if proto.Unmarshal(h.Value(), &hdr) != nil {
+		return nil
+	}
+	return &hdr
+}
+
+func (e *Engine) SetRuntimePause(p bool) {
+	e.t.Helper()
+	kv, err := e.Conn.JS.KeyValue(context.Background(), natsx.BucketControl)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, _ := proto.Marshal(&ebsv1.ControlState{Paused: p, Reason: "test"})
+	if _, err := kv.Put(context.Background(), natsx.KeyPause, b); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// progress is a signature of where a batch is: every checkpointed step and
+// sub-step changes it.
+func Progress(h *ebsv1.BatchCheckpoint) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s/%d|%d", h.GetStep(), h.GetBuildSideTag().GetStep(), h.GetBuildSideTag().GetAttempt(), h.GetCurrentSlice())
+	for _, s := range h.GetSlices() {
+		fmt.Fprintf(&b, "|%s/%d", s.GetState(), s.GetAttempts())
+	}
+	for _, c := range h.GetChunks() {
+		fmt.Fprintf(&b, "|%s/%s", c.GetStep(), c.GetSideTag().GetStep())
+	}
+	return b.String()
 }
