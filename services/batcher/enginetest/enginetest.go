@@ -337,6 +337,8 @@ func (e *Engine) Request(pkg, version string) *ebsv1.RebuildRequest {
 	return r
 }
 
+// NewRebuildRequest makes a new Rawhide build of pkg in the simulator and
+// returns the RebuildRequest filter would publish for it (not published).
 func NewRebuildRequest(t *testing.T, e *Engine, pkg, version string) *ebsv1.RebuildRequest {
 	t.Helper()
 	nvr := fmt.Sprintf("%s-%s-1.fc45", pkg, version)
@@ -354,6 +356,7 @@ func NewRebuildRequest(t *testing.T, e *Engine, pkg, version string) *ebsv1.Rebu
 		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
 }
 
+// Requests publishes a request for version 1.0 of each package.
 func (e *Engine) Requests(pkgs ...string) {
 	e.t.Helper()
 	for _, p := range pkgs {
@@ -397,6 +400,7 @@ func Events[T proto.Message](e *Engine, subject string, newT func() T) []T {
 	return out
 }
 
+// CompletedEvents returns every ebs.batch.completed so far.
 func (e *Engine) CompletedEvents() []*ebsv1.BatchCompleted {
 	return Events(e, natsx.SubjectBatchCompleted, func() *ebsv1.BatchCompleted { return new(ebsv1.BatchCompleted) })
 }
@@ -417,6 +421,7 @@ func (e *Engine) WaitCompleted(n int, within time.Duration) []*ebsv1.BatchComple
 	}
 }
 
+// Outcomes indexes a completed batch's outcomes by component.
 func Outcomes(c *ebsv1.BatchCompleted) map[string]*ebsv1.PackageOutcome {
 	out := map[string]*ebsv1.PackageOutcome{}
 	for _, o := range c.GetOutcomes() {
@@ -477,6 +482,7 @@ func (e *Engine) SideTagsLeft() []string {
 	return out
 }
 
+// WaitNoSideTags fails the test unless every side tag is gone soon.
 func (e *Engine) WaitNoSideTags() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -542,6 +548,7 @@ func (k simKoji) DeleteTag(ctx context.Context, tag string) error {
 
 const BatchWait = 60 * time.Second
 
+// MustPattern compiles a configuration pattern.
 func MustPattern(t *testing.T, src string) config.Pattern {
 	t.Helper()
 	p, err := config.CompilePattern(src)
@@ -551,6 +558,7 @@ func MustPattern(t *testing.T, src string) config.Pattern {
 	return p
 }
 
+// WantState checks a package's final state in a completed batch.
 func WantState(t *testing.T, c *ebsv1.BatchCompleted, comp string, st ebsv1.PackageState) *ebsv1.PackageOutcome {
 	t.Helper()
 	o := Outcomes(c)[comp]
@@ -563,6 +571,7 @@ func WantState(t *testing.T, c *ebsv1.BatchCompleted, comp string, st ebsv1.Pack
 	return o
 }
 
+// WantSubmissions checks how many build() calls each package got.
 func WantSubmissions(t *testing.T, e *Engine, want map[string]int) {
 	t.Helper()
 	got := e.Submissions()
@@ -586,6 +595,7 @@ func WantClosed(t *testing.T, e *Engine, c *ebsv1.BatchCompleted, comps ...strin
 	}
 }
 
+// CountOnStream counts the EBS stream's messages matching filter.
 func CountOnStream(e *Engine, filter string) int {
 	st, err := e.Conn.JS.Stream(context.Background(), natsx.StreamEBS)
 	if err != nil {
@@ -681,6 +691,7 @@ func (e *Engine) WaitHeader(what string, ok func(*ebsv1.BatchCheckpoint) bool) {
 	e.t.Fatalf("no batch reached %s", what)
 }
 
+// CurrentHeader returns the running batch's checkpoint header, or nil.
 func (e *Engine) CurrentHeader(kv jetstream.KeyValue) *ebsv1.BatchCheckpoint {
 	ent, err := kv.Get(context.Background(), natsx.KeyCurrent)
 	if err != nil {
@@ -701,6 +712,7 @@ func (e *Engine) CurrentHeader(kv jetstream.KeyValue) *ebsv1.BatchCheckpoint {
 	return &hdr
 }
 
+// SetRuntimePause sets the runtime pause in KV ebs_control.
 func (e *Engine) SetRuntimePause(p bool) {
 	e.t.Helper()
 	kv, err := e.Conn.JS.KeyValue(context.Background(), natsx.BucketControl)
@@ -713,7 +725,7 @@ func (e *Engine) SetRuntimePause(p bool) {
 	}
 }
 
-// progress is a signature of where a batch is: every checkpointed step and
+// Progress is a signature of where a batch is: every checkpointed step and
 // sub-step changes it.
 func Progress(h *ebsv1.BatchCheckpoint) string {
 	var b strings.Builder
