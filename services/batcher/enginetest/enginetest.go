@@ -214,7 +214,7 @@ func (e *Engine) client(user string) *koji.Client {
 	return c
 }
 
-// start runs a service: "batcher" (or "batcher-<n>" for more replicas),
+// Start runs a service: "batcher" (or "batcher-<n>" for more replicas),
 // "koji-worker", "repo-watcher" or "bodhi-publisher".
 func (e *Engine) Start(name string) {
 	e.t.Helper()
@@ -262,12 +262,12 @@ func (e *Engine) Start(name string) {
 	e.services[name] = s
 }
 
-// stop kills a service: its NATS connection drops at once (as a killed
+// Stop kills a service: its NATS connection drops at once (as a killed
 // process's would: nothing is released or acked), then its context is
 // cancelled and it is waited for.
 func (e *Engine) Stop(name string) { e.halt(name, false) }
 
-// stopGracefully cancels a service's context first (it releases the batch
+// StopGracefully cancels a service's context first (it releases the batch
 // lock, naks in-flight messages) and closes its connection after.
 func (e *Engine) StopGracefully(name string) { e.halt(name, true) }
 
@@ -326,7 +326,7 @@ func (e *Engine) stopAll() {
 	e.retired.Wait()
 }
 
-// request makes a new Rawhide build of pkg in the simulator and publishes
+// Request makes a new Rawhide build of pkg in the simulator and publishes
 // the RebuildRequest filter would publish for it.
 func (e *Engine) Request(pkg, version string) *ebsv1.RebuildRequest {
 	e.t.Helper()
@@ -364,7 +364,7 @@ func (e *Engine) Requests(pkgs ...string) {
 	}
 }
 
-// events reads every message of subject from the EBS stream.
+// Events reads every message of subject from the EBS stream.
 func Events[T proto.Message](e *Engine, subject string, newT func() T) []T {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
