@@ -8,12 +8,6 @@
 // way (see Engine.Start).
 package enginetest
 
-// The batch engine's tests run the batcher, koji-worker and repo-watcher
-// in-process, each in its own goroutine with its own NATS connection and
-// Koji client, against a real embedded JetStream and the Koji simulator
-// (libs/sim/kojihub) over real XML-RPC. Any service can be stopped
-// (context cancelled, connection closed) and started again mid-batch.
-
 import (
 	"bytes"
 	"context"
