@@ -194,21 +194,23 @@ func (w *Watcher) Refresh(ctx context.Context) (*Config, error) {
 		w.publish(ctx, false, "", err)
 		return prev, err
 	}
-	w.cur.Store(c)
 	w.metrics.LastAccepted.Set(float64(w.now().Unix()))
 	w.metrics.Valid.Set(1)
+	if prev != nil && prev.Digest == c.Digest {
+		// Same content: keep the configuration in force (callers may compare
+		// pointers) and do not wake subscribers.
+		w.metrics.Loads.WithLabelValues("unchanged").Inc()
+		w.log.Debug("configuration reloaded, unchanged", "digest", short(c.Digest), "revision", c.Revision)
+		return prev, nil
+	}
+	w.cur.Store(c)
 	for _, warn := range c.Warnings {
 		w.log.Debug("configuration warning", "warning", warn)
 	}
-	if prev != nil && prev.Digest == c.Digest {
-		w.metrics.Loads.WithLabelValues("unchanged").Inc()
-		w.log.Debug("configuration reloaded, unchanged", "digest", short(c.Digest), "revision", c.Revision)
-	} else {
-		w.metrics.Loads.WithLabelValues("accepted").Inc()
-		w.log.Info("configuration loaded", "digest", short(c.Digest), "revision", c.Revision,
-			"trigger_tag", c.Control.TriggerTag, "pause", c.Control.Pause, "warnings", len(c.Warnings))
-		w.publish(ctx, true, c.Digest, nil)
-	}
+	w.metrics.Loads.WithLabelValues("accepted").Inc()
+	w.log.Info("configuration loaded", "digest", short(c.Digest), "revision", c.Revision,
+		"trigger_tag", c.Control.TriggerTag, "pause", c.Control.Pause, "warnings", len(c.Warnings))
+	w.publish(ctx, true, c.Digest, nil)
 	for _, ch := range w.subs {
 		select {
 		case <-ch:

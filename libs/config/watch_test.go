@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,14 +45,19 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 	write(prod)
 	reg := prometheus.NewRegistry()
-	var applied []string
+	var (
+		appliedMu sync.Mutex
+		applied   []string
+	)
 	w, err := config.NewWatcher(ctx, path, config.WatchOptions{
 		Service: "test", Registerer: reg, JetStream: conn.JS, Interval: 20 * time.Millisecond,
 		Apply: func(_ context.Context, c *config.Config) error {
 			if c.Control.TriggerTag == "f99" {
 				return errors.New("f99 is not a real tag")
 			}
+			appliedMu.Lock()
 			applied = append(applied, c.Control.TriggerTag)
+			appliedMu.Unlock()
 			return nil
 		},
 	})
@@ -101,9 +107,11 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	if got := testutil.ToFloat64(w.Metrics().Valid); got != 1 {
 		t.Fatalf("valid gauge %v", got)
 	}
+	appliedMu.Lock()
 	if len(applied) < 2 || applied[0] != "f45" {
 		t.Fatalf("applied %v", applied)
 	}
+	appliedMu.Unlock()
 	if n, err := testutil.GatherAndCount(reg, "ebs_config_loads_total"); err != nil || n != 3 {
 		t.Fatalf("registered series %d %v", n, err)
 	}
