@@ -34,14 +34,14 @@ func TestCrashAtEveryStep(t *testing.T) {
 					c.Control.Ordering = []config.OrderingRule{{Pattern: p, Value: 0}}
 				},
 				Batcher:     func(c *batcher.Config) { c.LockTTL = 1500 * time.Millisecond },
-				StableDelay: 2 * time.Second,
+				StableDelay: 3 * time.Second,
 			})
 			e.Requests("early", "retry1", "late")
 			kv, err := e.Conn.JS.KeyValue(context.Background(), natsx.BucketBatches)
 			if err != nil {
 				t.Fatal(err)
 			}
-			seen := map[string]bool{}
+			seen, again := map[string]bool{}, map[string]bool{}
 			kills := 0
 			var last time.Time
 			deadline := time.Now().Add(90 * time.Second)
@@ -50,8 +50,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 					t.Fatalf("batch did not complete; %d kills at %v", kills, seen)
 				}
 				if h := e.CurrentHeader(kv); h != nil {
-					// Kill at every new step, and every 700 ms within long ones.
-					if p := et.Progress(h); !seen[p] || time.Since(last) > 700*time.Millisecond {
+					// Kill at every new step, and once more within long ones.
+					if p := et.Progress(h); !seen[p] || (!again[p] && time.Since(last) > 700*time.Millisecond) {
+						again[p] = seen[p]
 						seen[p] = true
 						kills++
 						e.StopGracefully(svc)

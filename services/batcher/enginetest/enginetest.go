@@ -275,13 +275,14 @@ func (e *Engine) halt(name string, graceful bool) {
 		return
 	}
 	if graceful {
-		// Let handlers return and nak their messages (redelivered at once),
-		// then drop the connection so that blocked fetches end too.
+		// Let the service return with its connection still up: messages
+		// handed to it meanwhile are nak'd (redelivered at once) instead of
+		// stranded until their AckWait.
 		s.cancel()
 		select {
 		case err := <-s.done:
 			s.done <- err
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(5 * time.Second):
 		}
 	}
 	s.conn.NC.Close()
