@@ -274,24 +274,18 @@ func (e *Engine) halt(name string, graceful bool) {
 	if !ok {
 		return
 	}
-	if graceful {
-		// Let the service return with its connection still up: messages
-		// handed to it meanwhile are nak'd (redelivered at once) instead of
-		// stranded until their AckWait.
-		s.cancel()
-		select {
-		case err := <-s.done:
-			s.done <- err
-		case <-time.After(5 * time.Second):
-		}
+	if !graceful {
+		s.conn.NC.Close()
 	}
-	s.conn.NC.Close()
 	s.cancel()
-	// Like a killed process, the instance is gone for NATS now; its
-	// goroutines wind down in the background and are waited for at cleanup.
+	// The instance winds down in the background; with a graceful stop its
+	// connection stays up until it returns, so that messages handed to it
+	// meanwhile are nak'd (redelivered at once) rather than stranded until
+	// their AckWait. Its successor may start at once.
 	e.retired.Add(1)
 	go func() {
 		defer e.retired.Done()
+		defer s.conn.NC.Close()
 		select {
 		case err := <-s.done:
 			if err != nil && !errors.Is(err, context.Canceled) {

@@ -210,6 +210,15 @@ type finishHint struct {
 // finishes a task), then publishes ebs.koji.evt.task-finished.
 func (w *Worker) finish(ctx context.Context, t *tracked, state int, obs ebsv1.Observation, h finishHint) error {
 	rec := t.rec
+	// A task cancelled after its deadline was cancelled by a timeout (ours,
+	// seen first through its message or by a poll after a restart): it is a
+	// timeout, never retried.
+	if state == kojibatch.TaskCanceled && rec.GetDeadline() != nil && time.Now().After(rec.GetDeadline().AsTime()) {
+		h.timedOut = true
+		if obs == ebsv1.Observation_OBSERVATION_MESSAGE || obs == ebsv1.Observation_OBSERVATION_POLL {
+			obs = ebsv1.Observation_OBSERVATION_TIMEOUT
+		}
+	}
 	tf := &ebsv1.TaskFinished{AttemptId: rec.GetAttemptId(), TaskId: rec.GetTaskId(), Component: rec.GetComponent(),
 		ScmUrl: rec.GetScmUrl(), KojiState: int32(state), ObservedBy: obs, Nvr: h.nvr, BuildId: h.buildID, Reason: h.reason}
 	switch {

@@ -129,7 +129,8 @@ func TestWaitTagged(t *testing.T) {
 	}{
 		{"by message", 0, time.Hour, false, ebsv1.Observation_OBSERVATION_MESSAGE},
 		{"by polling when every message is lost", 1, 200 * time.Millisecond, false, ebsv1.Observation_OBSERVATION_POLL},
-		{"already tagged", 0, time.Hour, true, ebsv1.Observation_OBSERVATION_POLL},
+		// The first check or the tag messages still in FEDMSG, whichever first.
+		{"already tagged", 0, time.Hour, true, ebsv1.Observation_OBSERVATION_UNSPECIFIED},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -154,7 +155,7 @@ func TestWaitTagged(t *testing.T) {
 			}
 			ev := e.await("w.1")
 			sat := ev.GetWaitSatisfied()
-			if sat == nil || sat.GetObservedBy() != tc.observed || len(sat.GetNvrs()) != 2 {
+			if sat == nil || (tc.observed != 0 && sat.GetObservedBy() != tc.observed) || len(sat.GetNvrs()) != 2 {
 				t.Fatalf("event %v: want satisfied, observed by %s", ev, tc.observed)
 			}
 			for deadline := time.Now().Add(5 * time.Second); e.waitsLeft() > 0; time.Sleep(20 * time.Millisecond) {
