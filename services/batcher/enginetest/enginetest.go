@@ -218,7 +218,15 @@ func (e *Engine) Start(name string) {
 		e.t.Fatalf("%s already running", name)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	conn := e.srv.Connect(e.t)
+	// Not e.srv.Connect: its cleanup would close the connection before the
+	// engine's own cleanup stops the service.
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	conn, err := natsx.Connect(cctx, natsx.ConnectOptions{URL: e.srv.URL(), Name: name, Logger: e.log})
+	ccancel()
+	if err != nil {
+		cancel()
+		e.t.Fatalf("connect %s: %v", name, err)
+	}
 	s := &service{cancel: cancel, done: make(chan error, 1), conn: conn}
 	log := e.log.With("svc", name)
 	var run func() error
