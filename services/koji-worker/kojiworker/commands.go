@@ -47,7 +47,10 @@ func (w *Worker) handleCommand(ctx context.Context, d *natsx.Delivery[*ebsv1.Koj
 		return w.publishEvent(ctx, cmd.GetCommandId(), res.GetKoji())
 	}
 	if err := validate(cmd); err != nil {
-		return natsx.Reject(err)
+		// Recorded, not only dead-lettered: the issuer waits on the result.
+		log.Error("invalid koji command", "error", err)
+		w.m.commands.WithLabelValues(verb, "invalid").Inc()
+		return w.finishCommand(ctx, cmd, failed(verb, fmt.Errorf("invalid command: %w", err)))
 	}
 
 	var ev *ebsv1.KojiEvent

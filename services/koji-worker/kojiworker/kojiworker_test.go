@@ -300,11 +300,16 @@ func TestKojiFailureRecorded(t *testing.T) {
 	}
 }
 
-// Invalid commands are dead-lettered, not retried forever.
-func TestInvalidCommandDeadLettered(t *testing.T) {
+// An invalid command is answered with CommandFailed (its issuer waits on
+// the result); one without a command id is dead-lettered.
+func TestInvalidCommands(t *testing.T) {
 	t.Parallel()
 	e := setup(t, kojihub.Options{}, time.Hour)
 	e.send(&ebsv1.KojiCommand{CommandId: "bad", Verb: &ebsv1.KojiCommand_SubmitBuilds{SubmitBuilds: &ebsv1.SubmitBuilds{AttemptId: "a b"}}}, "bad")
+	if cf := e.await("bad").GetCommandFailed(); cf == nil || cf.GetTransient() || !strings.Contains(cf.GetError(), "invalid command") {
+		t.Fatalf("result %v: want a permanent CommandFailed", cf)
+	}
+	e.send(&ebsv1.KojiCommand{Verb: &ebsv1.KojiCommand_RemoveSideTag{RemoveSideTag: &ebsv1.RemoveSideTag{Tag: "x"}}}, "no-id")
 	ctx := context.Background()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -313,7 +318,7 @@ func TestInvalidCommandDeadLettered(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no dead letter")
+			t.Fatal("no dead letter for a command without id")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
