@@ -245,11 +245,19 @@ func TestTaskTracking(t *testing.T) {
 					t.Fatal("timed-out task not cancelled")
 				}
 			}
-			// Exactly one task-finished event for the task.
+			// Exactly one task-finished event for the task (published just
+			// after the record is claimed).
 			ctx := context.Background()
 			st, _ := e.conn.JS.Stream(ctx, natsx.StreamEBS)
-			info, _ := st.Info(ctx, jetstream.WithSubjectFilter(natsx.SubjectKojiEvtPrefix+"task-finished"))
-			if n := info.State.Subjects[natsx.SubjectKojiEvtPrefix+"task-finished"]; n != 1 {
+			count := func() uint64 {
+				info, _ := st.Info(ctx, jetstream.WithSubjectFilter(natsx.SubjectKojiEvtPrefix+"task-finished"))
+				return info.State.Subjects[natsx.SubjectKojiEvtPrefix+"task-finished"]
+			}
+			for deadline := time.Now().Add(10 * time.Second); count() == 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if n := count(); n != 1 {
 				t.Fatalf("%d task-finished events", n)
 			}
 		})
@@ -287,12 +295,18 @@ func TestKojiFailureRecorded(t *testing.T) {
 	if cf == nil || cf.GetFaultCode() == 0 || cf.GetVerb() != "create-side-tag" {
 		t.Fatalf("result %v: want CommandFailed with the Koji fault", cf)
 	}
-	// The event went out too.
+	// The event goes out too (just after the result is recorded).
 	ctx := context.Background()
 	st, _ := e.conn.JS.Stream(ctx, natsx.StreamEBS)
-	msg, err := st.GetLastMsgForSubject(ctx, natsx.SubjectKojiEvtPrefix+"command-failed")
-	if err != nil {
-		t.Fatal(err)
+	var msg *jetstream.RawStreamMsg
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if msg, err = st.GetLastMsgForSubject(ctx, natsx.SubjectKojiEvtPrefix+"command-failed"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	var ev ebsv1.KojiEvent
 	if err := proto.Unmarshal(msg.Data, &ev); err != nil || ev.GetCommandId() != "f.create" {
