@@ -538,10 +538,15 @@ func (w *Worker) trackTask(ctx context.Context, rec *ebsv1.TaskRecord) error {
 		return err
 	}
 	w.mu.Lock()
-	if _, ok := w.open[rec.GetTaskId()]; !ok {
-		w.open[rec.GetTaskId()] = &tracked{key: key, rev: rev, rec: rec}
+	t, ok := w.open[rec.GetTaskId()]
+	if !ok {
+		t = &tracked{key: key, rev: rev, rec: rec}
+		w.open[rec.GetTaskId()] = t
 	}
 	w.mu.Unlock()
+	if !ok {
+		w.finishEarly(ctx, t)
+	}
 	return nil
 }
 

@@ -15,7 +15,11 @@
 // buildsys.build.state.change / task.state.change messages (durable
 // natsx.ConsumerKojiWorkerFed) or by a getTaskInfo multicall poll (at
 // start-up and every PollInterval), whichever claims the record first
-// (revision-checked update from open to final); a task past its deadline is
+// (revision-checked update from open to final). A final message that
+// arrives before its task's record exists (a build that ends while its
+// submission is still being recorded) is remembered for ten minutes and
+// finishes the task as soon as it is tracked, by any replica, instead of
+// waiting for the next poll. A task past its deadline is
 // cancelled (recurse) and reported TIMED_OUT. Each finish is published as
 // ebs.koji.evt.task-finished. Several replicas may run side by side.
 //

@@ -135,6 +135,9 @@ type Worker struct {
 
 	mu   sync.Mutex
 	open map[int64]*tracked // open build tasks by Koji task id
+	// early holds final states messages reported before their task was
+	// tracked (see earlyFinishes).
+	early earlyFinishes
 
 	// stripes serialise deliveries of the same command within a replica
 	// (a re-issued command racing its first delivery).

@@ -264,6 +264,38 @@ func TestTaskTracking(t *testing.T) {
 	}
 }
 
+// Builds that end before their task records are written (their messages
+// are consumed while koji-worker still records the submission) finish by
+// those messages, not by the next poll: here polls are an hour apart.
+func TestFinishedBeforeTracked(t *testing.T) {
+	t.Parallel()
+	instant := kojihub.Duration(time.Nanosecond)
+	e := setup(t, kojihub.Options{Scenario: &kojihub.Scenario{Default: kojihub.Outcome{Result: kojihub.ResultSucceed, Duration: instant},
+		TagDelay: instant, RepoDelay: instant}}, time.Hour)
+	tag := e.sideTag("e.create")
+	var specs []*ebsv1.BuildSpec
+	for i := range 300 {
+		nvr := fmt.Sprintf("pkg%03d-1.0-1.fc45", i)
+		e.rawhide(nvr)
+		b, _ := e.hub.Build(nvr)
+		specs = append(specs, &ebsv1.BuildSpec{Component: fmt.Sprintf("pkg%03d", i), ScmUrl: b.SCMURL()})
+	}
+	e.send(&ebsv1.KojiCommand{CommandId: "e.build.0.1.0", BatchId: "e", Verb: &ebsv1.KojiCommand_SubmitBuilds{SubmitBuilds: &ebsv1.SubmitBuilds{
+		AttemptId: "e.build.0.1", Target: tag, Builds: specs}}}, "e.submit")
+	if n := len(e.await("e.build.0.1.0").GetBuildsSubmitted().GetTasks()); n != len(specs) {
+		t.Fatalf("%d tasks submitted", n)
+	}
+	for _, f := range waitFinished(t, e, "e.build.0.1", len(specs)) {
+		if f.GetOutcome() != ebsv1.TaskOutcome_TASK_OUTCOME_SUCCEEDED || f.GetObservedBy() != ebsv1.Observation_OBSERVATION_MESSAGE ||
+			!strings.HasSuffix(f.GetNvr(), ".eln150") {
+			t.Fatalf("finished %v: want a success seen in its message, with its NVR", f)
+		}
+	}
+	if n := len(e.hub.CallsTo("getTaskInfo")); n > 1 {
+		t.Fatalf("%d getTaskInfo calls: the tasks were polled", n)
+	}
+}
+
 // Open tasks survive a restart: the start-up poll finishes what ended while
 // koji-worker was down.
 func TestRestartPollsOpenTasks(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +30,7 @@ func (w *Worker) loadTasks(ctx context.Context) error {
 		return fmt.Errorf("kojiworker: load tasks: %w", err)
 	}
 	for _, e := range entries {
-		w.apply(e)
+		_ = w.apply(e) // the start-up poll covers what ended meanwhile
 		if f := e.Value.GetFinished(); f != nil && time.Since(e.Value.GetFinishedAt().AsTime()) < republishWindow {
 			if err := w.publishFinished(ctx, e.Key, e.Value); err != nil {
 				w.log.Warn("re-publishing a task-finished event failed", "key", e.Key, "error", err)
@@ -49,12 +50,17 @@ func (w *Worker) watchTasks(ctx context.Context) error {
 		return err
 	}
 	for e := range ch {
-		w.apply(e)
+		if t := w.apply(e); t != nil {
+			// Another replica submitted it; this one may hold its message.
+			w.finishEarly(ctx, t)
+		}
 	}
 	return nil
 }
 
-func (w *Worker) apply(e natsx.Entry[*ebsv1.TaskRecord]) {
+// apply updates the open set from a task record; it returns the record
+// when it became open here.
+func (w *Worker) apply(e natsx.Entry[*ebsv1.TaskRecord]) *tracked {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e.Op != jetstream.KeyValuePut {
@@ -63,31 +69,29 @@ func (w *Worker) apply(e natsx.Entry[*ebsv1.TaskRecord]) {
 				delete(w.open, id)
 			}
 		}
-		return
+		return nil
 	}
 	id := e.Value.GetTaskId()
 	cur, ok := w.open[id]
 	if ok && cur.rev >= e.Revision {
-		return
+		return nil
 	}
 	if e.Value.GetFinished() != nil {
 		delete(w.open, id)
-		return
+		return nil
 	}
-	w.open[id] = &tracked{key: e.Key, rev: e.Revision, rec: e.Value}
+	t := &tracked{key: e.Key, rev: e.Revision, rec: e.Value}
+	w.open[id] = t
+	if ok {
+		return nil
+	}
+	return t
 }
 
 func (w *Worker) openCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.open)
-}
-
-func (w *Worker) lookup(taskID int64) (*tracked, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t, ok := w.open[taskID]
-	return t, ok
 }
 
 func (w *Worker) snapshot() []*tracked {
@@ -308,10 +312,6 @@ func (w *Worker) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fedo
 		if b.TaskID == nil {
 			return nil
 		}
-		t, ok := w.lookup(*b.TaskID)
-		if !ok {
-			return nil
-		}
 		h := finishHint{nvr: b.NVR()}
 		if b.BuildID != nil {
 			h.buildID = *b.BuildID
@@ -331,24 +331,119 @@ func (w *Worker) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fedo
 			h.nvr, h.buildID = "", 0
 			h.reason = fmt.Sprintf("build %s ended in state %d", b.NVR(), b.New)
 		}
+		t, ok := w.lookupOrRemember(*b.TaskID, state, h)
+		if !ok {
+			return nil
+		}
 		return w.finish(ctx, t, state, ebsv1.Observation_OBSERVATION_MESSAGE, h)
 	case natsx.SubjectFedmsgTaskStateChange:
 		var b fedmsg.TaskStateChangeBody
 		if err := fedmsg.Decode(d.Msg.GetBody(), &b); err != nil {
 			return natsx.Reject(err)
 		}
-		t, ok := w.lookup(b.ID)
+		var state int
+		switch b.New {
+		case "CLOSED":
+			state = kojibatch.TaskClosed
+		case "FAILED":
+			state = kojibatch.TaskFailed
+		case "CANCELED":
+			state = kojibatch.TaskCanceled
+		default:
+			return nil
+		}
+		t, ok := w.lookupOrRemember(b.ID, state, finishHint{})
 		if !ok {
 			return nil
 		}
-		switch b.New {
-		case "CLOSED":
-			return w.finish(ctx, t, kojibatch.TaskClosed, ebsv1.Observation_OBSERVATION_MESSAGE, finishHint{})
-		case "FAILED":
-			return w.finish(ctx, t, kojibatch.TaskFailed, ebsv1.Observation_OBSERVATION_MESSAGE, finishHint{})
-		case "CANCELED":
-			return w.finish(ctx, t, kojibatch.TaskCanceled, ebsv1.Observation_OBSERVATION_MESSAGE, finishHint{})
-		}
+		return w.finish(ctx, t, state, ebsv1.Observation_OBSERVATION_MESSAGE, finishHint{})
 	}
 	return nil
+}
+
+// earlyFinishes remembers, for a while, the final states that Fedora
+// messages reported for tasks this replica did not track (yet). A build
+// can end before koji-worker has written its task record: the build()
+// multicall returns, the builds finish at once (an SRPM failure, a
+// no-op build) and their messages are consumed while the records are
+// still being written. Without this, such a task would wait for the next
+// poll (5 minutes by default); with it, tracking the task finishes it at
+// once, and no Koji call is made.
+type earlyFinishes struct {
+	mu    sync.Mutex
+	byID  map[int64]earlyFinish
+	order []int64 // insertion order, oldest first
+}
+
+type earlyFinish struct {
+	state int
+	hint  finishHint
+	at    time.Time
+}
+
+// Bounds of earlyFinishes: the race it covers lasts as long as writing one
+// submission's records (seconds); Koji's whole bus traffic passes through.
+const (
+	earlyMaxAge     = 10 * time.Minute
+	earlyMaxEntries = 50000
+)
+
+func (e *earlyFinishes) remember(id int64, state int, h finishHint) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byID == nil {
+		e.byID = map[int64]earlyFinish{}
+	}
+	now := time.Now()
+	if _, ok := e.byID[id]; !ok {
+		e.order = append(e.order, id)
+	}
+	e.byID[id] = earlyFinish{state: state, hint: h, at: now}
+	for len(e.order) > 0 {
+		old, ok := e.byID[e.order[0]]
+		if ok && len(e.byID) <= earlyMaxEntries && now.Sub(old.at) < earlyMaxAge {
+			break
+		}
+		if ok {
+			delete(e.byID, e.order[0])
+		}
+		e.order = e.order[1:]
+	}
+}
+
+// take returns and forgets what a message said about task id.
+func (e *earlyFinishes) take(id int64) (earlyFinish, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.byID[id]
+	if ok {
+		delete(e.byID, id)
+	}
+	return f, ok && time.Since(f.at) < earlyMaxAge
+}
+
+// lookupOrRemember returns the open task, or remembers its final state
+// for when it becomes tracked. Both happen under the lock that guards
+// making a task open, so a record written meanwhile either is found here
+// or finds the remembered state.
+func (w *Worker) lookupOrRemember(id int64, state int, h finishHint) (*tracked, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.open[id]
+	if !ok {
+		w.early.remember(id, state, h)
+	}
+	return t, ok
+}
+
+// finishEarly finishes a task that has just become tracked if its final
+// message was already consumed.
+func (w *Worker) finishEarly(ctx context.Context, t *tracked) {
+	f, ok := w.early.take(t.rec.GetTaskId())
+	if !ok {
+		return
+	}
+	if err := w.finish(ctx, t, f.state, ebsv1.Observation_OBSERVATION_MESSAGE, f.hint); err != nil && ctx.Err() == nil {
+		w.log.Warn("finishing a task from its earlier message failed; the next poll finishes it", "task_id", t.rec.GetTaskId(), "error", err)
+	}
 }
