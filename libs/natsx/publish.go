@@ -26,6 +26,34 @@ var ErrNoMsgID = errors.New("natsx: publish needs a Nats-Msg-Id")
 // waits for the stream's PubAck. A duplicate id inside the stream's
 // de-duplication window is stored once; the returned ack then has Duplicate set.
 func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string, m proto.Message) (*jetstream.PubAck, error) {
+	msg, err := newMsg(subject, msgID, m)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("natsx: publish %s (id %s): %w", subject, msgID, err)
+	}
+	return ack, nil
+}
+
+// PublishAsync is Publish without waiting: the returned future resolves
+// with the stream's PubAck (or an error). Publishes on one connection are
+// stored in the order they were made. A caller that must not lose the
+// message acts on it (acks its source) only once the future says Ok.
+func PublishAsync(js jetstream.JetStream, subject, msgID string, m proto.Message) (jetstream.PubAckFuture, error) {
+	msg, err := newMsg(subject, msgID, m)
+	if err != nil {
+		return nil, err
+	}
+	f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("natsx: publish %s (id %s): %w", subject, msgID, err)
+	}
+	return f, nil
+}
+
+func newMsg(subject, msgID string, m proto.Message) (*nats.Msg, error) {
 	if msgID == "" {
 		return nil, fmt.Errorf("%w (subject %s)", ErrNoMsgID, subject)
 	}
@@ -36,11 +64,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string,
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(HeaderType, string(m.ProtoReflect().Descriptor().FullName()))
 	msg.Header.Set(HeaderContentType, ContentTypeProto)
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
-	if err != nil {
-		return nil, fmt.Errorf("natsx: publish %s (id %s): %w", subject, msgID, err)
-	}
-	return ack, nil
+	return msg, nil
 }
 
 // VerbSubject returns prefix + the kebab-case name of the set case of m's

@@ -181,6 +181,55 @@ func TestPublishRequiresMsgID(t *testing.T) {
 	}
 }
 
+// PublishAsync stores messages in order with the same headers and
+// de-duplication as Publish, and reports each one through its future.
+func TestPublishAsync(t *testing.T) {
+	t.Parallel()
+	c := natstest.Start(t).Provisioned(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := natsx.PublishAsync(c.JS, natsx.SubjectRebuildRequested, "", &ebsv1.RebuildRequest{}); !errors.Is(err, natsx.ErrNoMsgID) {
+		t.Fatalf("want ErrNoMsgID, got %v", err)
+	}
+	var futures []jetstream.PubAckFuture
+	for i := range 50 {
+		id := fmt.Sprintf("async-%d", i%40) // the last 10 are duplicates
+		f, err := natsx.PublishAsync(c.JS, natsx.SubjectRebuildRequested, id, &ebsv1.RebuildRequest{RequestId: id, Component: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate != (i >= 40) {
+				t.Fatalf("publish %d: duplicate %v", i, ack.Duplicate)
+			}
+			if !ack.Duplicate && ack.Sequence != uint64(i+1) {
+				t.Fatalf("publish %d stored at %d: out of order", i, ack.Sequence)
+			}
+		case err := <-f.Err():
+			t.Fatalf("publish %d: %v", i, err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	st, err := c.JS.Stream(ctx, natsx.StreamEBS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.GetMsg(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got ebsv1.RebuildRequest
+	if err := proto.Unmarshal(raw.Data, &got); err != nil || got.GetRequestId() != "async-6" ||
+		raw.Header.Get(natsx.HeaderType) != "ebs.v1.RebuildRequest" || raw.Header.Get("Nats-Msg-Id") != "async-6" {
+		t.Fatalf("stored %v with headers %v (%v)", &got, raw.Header, err)
+	}
+}
+
 func TestVerbSubject(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-eln/ebs/libs/fedmsg"
@@ -167,6 +169,20 @@ func (b *Bridge) consumeOnce(ctx context.Context, queue string, reconnect *backo
 	b.log.Info("consuming Fedora Messaging", "broker", redact(b.cfg.AMQPURL), "queue", q.Name, "durable", durable,
 		"routing_keys", b.cfg.RoutingKeys, "prefetch", b.cfg.Prefetch)
 	jsWait := &backoff{min: b.cfg.ReconnectMin, max: b.cfg.ReconnectMax}
+	// Deliveries are stored asynchronously, in order, as they arrive; the
+	// acker acks each one once JetStream has acknowledged it. The
+	// prefetch bounds how many are in flight.
+	inflight := make(chan *inflight, max(b.cfg.Prefetch, 1))
+	acked := make(chan struct{})
+	var pause atomic.Int64 // unix nanos before which nothing new is stored
+	go func() {
+		defer close(acked)
+		b.ackInOrder(ctx, inflight, jsWait, &pause)
+	}()
+	defer func() {
+		close(inflight)
+		<-acked
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -180,36 +196,94 @@ func (b *Bridge) consumeOnce(ctx context.Context, queue string, reconnect *backo
 			if !ok {
 				return errors.New("bridge: delivery channel closed")
 			}
-			b.handle(ctx, d, jsWait)
+			if until := pause.Load(); until > 0 {
+				// JetStream failed a store: wait before the next one.
+				if !sleep(ctx, time.Until(time.Unix(0, until))) {
+					_ = d.Nack(false, true)
+					return nil
+				}
+			}
+			inflight <- b.store(ctx, d)
 		}
 	}
 }
 
-// handle stores one delivery and acks it only after JetStream acknowledged
-// (or the dead letter did); otherwise it nacks with requeue and backs off.
-func (b *Bridge) handle(ctx context.Context, d amqp.Delivery, jsWait *backoff) {
+// storeTimeout bounds how long a delivery waits for JetStream's PubAck
+// before it is requeued.
+const storeTimeout = 10 * time.Second
+
+// inflight is a delivery being stored.
+type inflight struct {
+	d      amqp.Delivery
+	m      fedmsg.Message
+	future jetstream.PubAckFuture // nil: stored synchronously (dead letter) or failed
+	err    error
+	at     time.Time
+}
+
+// store starts storing a delivery: a publish to FEDMSG without waiting,
+// or, for input that can never be stored, its dead letter (synchronously:
+// rare).
+func (b *Bridge) store(ctx context.Context, d amqp.Delivery) *inflight {
 	m := fedmsg.FromDelivery(d)
-	deliveries := uint64(1)
-	if d.Redelivered {
-		deliveries = 2
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	outcome, err := b.Store(pctx, m, "amqp", deliveries)
-	cancel()
-	if err != nil {
-		b.metrics.Messages.WithLabelValues("amqp", "nacked").Inc()
-		if nerr := d.Nack(false, true); nerr != nil {
-			b.log.Warn("nack failed; the broker redelivers on reconnect", "error", nerr)
+	p := &inflight{d: d, m: m, at: time.Now()}
+	if reason, _ := b.classify(m); reason != "" {
+		deliveries := uint64(1)
+		if d.Redelivered {
+			deliveries = 2
 		}
-		wait := jsWait.next()
-		b.log.Warn("JetStream did not acknowledge; message requeued", "message_id", m.ID, "topic", m.Topic, "delay", wait, "error", err)
-		sleep(ctx, wait)
-		return
+		pctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		_, p.err = b.Store(pctx, m, "amqp", deliveries)
+		cancel()
+		return p
 	}
-	jsWait.reset()
-	if err := d.Ack(false); err != nil {
-		// The message is stored; the broker redelivers it and the duplicate
-		// is dropped by JetStream's de-duplication.
-		b.log.Warn("ack failed after storing", "message_id", m.ID, "outcome", outcome, "error", err)
+	p.future, p.err = b.storeAsync(m)
+	return p
+}
+
+// ackInOrder acks each delivery once it is stored; one that was not
+// (JetStream failed or did not answer in time) is nacked with requeue,
+// and storing pauses for a growing back-off.
+func (b *Bridge) ackInOrder(ctx context.Context, in <-chan *inflight, jsWait *backoff, pause *atomic.Int64) {
+	for p := range in {
+		err := p.err
+		outcome := DeadLettered
+		if err == nil && p.future != nil {
+			timer := time.NewTimer(max(time.Until(p.at.Add(storeTimeout)), 0))
+			select {
+			case ack := <-p.future.Ok():
+				outcome = Stored
+				if ack.Duplicate {
+					outcome = Duplicate
+				}
+				b.metrics.Messages.WithLabelValues("amqp", string(outcome)).Inc()
+				b.log.Debug("message stored", "source", "amqp", "stream", ack.Stream, "message_id", p.m.ID, "seq", ack.Sequence, "duplicate", ack.Duplicate)
+			case err = <-p.future.Err():
+			case <-timer.C:
+				err = fmt.Errorf("no PubAck within %s", storeTimeout)
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			timer.Stop()
+		}
+		if err != nil {
+			b.metrics.Messages.WithLabelValues("amqp", "nacked").Inc()
+			if nerr := p.d.Nack(false, true); nerr != nil {
+				b.log.Warn("nack failed; the broker redelivers on reconnect", "error", nerr)
+			}
+			wait := jsWait.next()
+			pause.Store(time.Now().Add(wait).UnixNano())
+			b.log.Warn("JetStream did not acknowledge; message requeued", "message_id", p.m.ID, "topic", p.m.Topic, "delay", wait, "error", err)
+			continue
+		}
+		if pause.Load() != 0 {
+			pause.Store(0)
+			jsWait.reset()
+		}
+		if aerr := p.d.Ack(false); aerr != nil {
+			// The message is stored; the broker redelivers it and the duplicate
+			// is dropped by JetStream's de-duplication.
+			b.log.Warn("ack failed after storing", "message_id", p.m.ID, "outcome", outcome, "error", aerr)
+		}
 	}
 }

@@ -164,6 +164,12 @@ func (b *Bridge) Store(ctx context.Context, m fedmsg.Message, source string, del
 	return outcome, nil
 }
 
+// storeAsync publishes a storable message to FEDMSG without waiting; the
+// future resolves with JetStream's PubAck.
+func (b *Bridge) storeAsync(m fedmsg.Message) (jetstream.PubAckFuture, error) {
+	return natsx.PublishAsync(b.js, natsx.FedmsgSubject(m.Topic, b.cfg.TopicPrefix), m.ID, m.ToProto(b.now()))
+}
+
 // maxDeadLetterPayload keeps dead letters well under the NATS payload limit.
 const maxDeadLetterPayload = 2 << 20
 
