@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -389,6 +390,35 @@ func TestMulticallMidBatchFault(t *testing.T) {
 	}
 	if got := c.Stats().Calls["multiCall"] - before; got != 2 {
 		t.Fatalf("%d multiCall requests, want 2", got)
+	}
+}
+
+// Typed batches are sent and converted chunk by chunk: results keep the
+// calls' order and each call's own fault across chunk boundaries.
+func TestBatchAcrossChunks(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, kojihub.Options{})
+	c, err := h.Client("", koji.Options{ChunkSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []any{nvrRequests, "missing-1-1.fc45", "grep-3.11-10.fc45", nvrRequests, "missing-2-1.fc45"}
+	before := c.Stats().Calls["multiCall"]
+	res, err := c.GetBuilds(ctxT(t), refs, true)
+	if err != nil || len(res) != len(refs) {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for i, r := range res {
+		missing := strings.HasPrefix(refs[i].(string), "missing")
+		switch {
+		case missing && !errors.Is(r.Err, koji.ErrGenericError):
+			t.Fatalf("result %d: %v, want its own fault", i, r.Err)
+		case !missing && (r.Err != nil || r.Value == nil || r.Value.NVR != refs[i]):
+			t.Fatalf("result %d: %+v %v, want %s", i, r.Value, r.Err, refs[i])
+		}
+	}
+	if got := c.Stats().Calls["multiCall"] - before; got != 3 {
+		t.Fatalf("%d multiCall requests, want 3", got)
 	}
 }
 

@@ -100,19 +100,39 @@ type BatchResult[T any] struct {
 	Err   error
 }
 
+// batch is Multicall with typed results, converted chunk by chunk so that
+// only one chunk's generic values are alive at a time (10,000 getBuild
+// results decoded as maps are tens of MiB).
 func batch[T any](ctx context.Context, c *Client, calls []Call) ([]BatchResult[T], error) {
-	res, err := c.Multicall(ctx, calls, 0)
-	out := make([]BatchResult[T], len(res))
-	for i, r := range res {
-		if r.Err != nil {
-			out[i].Err = r.Err
-			continue
+	out := make([]BatchResult[T], len(calls))
+	var errs []error
+	chunk := c.opts.ChunkSize
+	for start := 0; start < len(calls); start += chunk {
+		end := min(start+chunk, len(calls))
+		res, err := c.Multicall(ctx, calls[start:end], chunk)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		if e := wire.Into(r.Value, &out[i].Value); e != nil {
-			out[i].Err = fmt.Errorf("koji %s: decode result: %w", calls[i].Method, e)
+		for i, r := range res {
+			if r.Err != nil {
+				out[start+i].Err = r.Err
+				continue
+			}
+			if e := wire.Into(r.Value, &out[start+i].Value); e != nil {
+				out[start+i].Err = fmt.Errorf("koji %s: decode result: %w", calls[start+i].Method, e)
+			}
+		}
+		if ctx.Err() != nil && end < len(calls) {
+			// Multicall reports the calls it did not send.
+			res, err := c.Multicall(ctx, calls[end:], chunk)
+			for i, r := range res {
+				out[end+i].Err = r.Err
+			}
+			errs = append(errs, err)
+			break
 		}
 	}
-	return out, err
+	return out, errors.Join(errs...)
 }
 
 // GetBuilds calls getBuild for each id or NVR (strict: GenericError for a

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // New adapts a libs/koji client (logged in for the write methods) to Hub.
@@ -81,17 +83,28 @@ func build(b *koji.Build) Build {
 }
 
 func (h *client) GetBuilds(ctx context.Context, ids []int64) ([]Result[Build], error) {
-	refs := make([]any, len(ids))
-	for i, id := range ids {
-		refs[i] = id
-	}
-	res, err := h.c.GetBuilds(ctx, refs, true)
-	return convResults(res, err, func(b *koji.Build) (Build, error) {
-		if b == nil {
-			return Build{}, &Fault{Code: koji.CodeGenericError, Msg: "no such build"}
+	// One multicall chunk at a time, kept only as the few fields ebs uses:
+	// 10,000 full koji.Builds would be tens of MiB alive at once.
+	out := make([]Result[Build], 0, len(ids))
+	for start := 0; start < len(ids); start += koji.DefaultChunkSize {
+		chunk := ids[start:min(start+koji.DefaultChunkSize, len(ids))]
+		refs := make([]any, len(chunk))
+		for i, id := range chunk {
+			refs[i] = id
 		}
-		return build(b), nil
-	})
+		res, err := h.c.GetBuilds(ctx, refs, true)
+		conv, err := convResults(res, err, func(b *koji.Build) (Build, error) {
+			if b == nil {
+				return Build{}, &Fault{Code: koji.CodeGenericError, Msg: "no such build"}
+			}
+			return build(b), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, conv...)
+	}
+	return out, nil
 }
 
 func (h *client) CreateSideTag(ctx context.Context, base string) (SideTag, error) {
@@ -131,6 +144,46 @@ func (h *client) ListTagged(ctx context.Context, tag string) ([]string, error) {
 	out := make([]string, len(bs))
 	for i, b := range bs {
 		out[i] = b.NVR
+	}
+	return out, nil
+}
+
+func (h *client) TaggedAmong(ctx context.Context, tag string, nvrs []string) ([]string, error) {
+	want := map[string]bool{}
+	var pkgs []string
+	for _, n := range nvrs {
+		name, _, _, err := rpmver.ParseNVR(n)
+		if err != nil {
+			continue // not an NVR: never tagged
+		}
+		want[n] = true
+		pkgs = append(pkgs, name)
+	}
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+	var out []string
+	// One multicall chunk at a time: only its answers are decoded at once.
+	for start := 0; start < len(pkgs); start += koji.DefaultChunkSize {
+		chunk := pkgs[start:min(start+koji.DefaultChunkSize, len(pkgs))]
+		calls := make([]koji.Call, len(chunk))
+		for i, p := range chunk {
+			calls[i] = koji.NewCall("listTagged", tag, koji.KW("package", p))
+		}
+		res, err := h.c.Multicall(ctx, calls, koji.DefaultChunkSize)
+		if err != nil {
+			return nil, conv(err)
+		}
+		for _, r := range res {
+			var bs []koji.Build
+			if err := r.Decode(&bs); err != nil {
+				return nil, conv(err)
+			}
+			for _, b := range bs {
+				if want[b.NVR] {
+					out = append(out, b.NVR)
+				}
+			}
+		}
 	}
 	return out, nil
 }

@@ -649,16 +649,16 @@ func (e *Engine) WaitCheckpointDone(c *ebsv1.BatchCompleted) {
 
 // FaultOnSubmission makes the fault hit koji-worker's build submission: it
 // stops koji-worker while the seeds are awaited (its tagging multicall is
-// done), injects the fault, and starts it again once the submission is
-// issued.
+// done), and once the submission is issued (the seed wait, whose checks
+// are multicalls too, is over) injects the fault and starts it again.
 func (e *Engine) FaultOnSubmission(r kojihub.FaultRule) (remove func()) {
 	e.t.Helper()
 	e.WaitHeader("seeds awaited", func(h *ebsv1.BatchCheckpoint) bool {
 		return h.GetStep() == "seed" && h.GetBuildSideTag().GetStep() == "wait"
 	})
 	e.StopGracefully("koji-worker")
-	remove = e.Hub.InjectFault(r)
 	e.WaitHeader("build", func(h *ebsv1.BatchCheckpoint) bool { return h.GetStep() == "build" })
+	remove = e.Hub.InjectFault(r)
 	e.Start("koji-worker")
 	return remove
 }

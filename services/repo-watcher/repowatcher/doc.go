@@ -7,8 +7,10 @@
 // newer than event E") and CancelWait. Each open wait is a record in KV
 // ebs_waits (ebsv1.WaitRecord, key = command id), so a restart loses none.
 // A wait is resolved by Fedora messages (buildsys.tag, buildsys.repo.done;
-// durable natsx.ConsumerRepoWatcherFed) or by polling (listTagged / getRepo,
-// at start-up and every PollInterval), whichever comes first, and times out
+// durable natsx.ConsumerRepoWatcherFed) or by polling (listTagged of the
+// awaited packages not seen yet, in multicalls, so that a wait in a large
+// stable tag never reads the whole tag; getRepo), at start-up, when the
+// wait is stored and every PollInterval, whichever comes first, and times out
 // at its deadline (after a last poll) as WaitTimedOut. The outcome is
 // recorded in KV ebs_results under the command id before the event
 // (ebs.watch.evt.*) is published; the first replica to record it wins.

@@ -137,6 +137,22 @@ type Watcher struct {
 type openWait struct {
 	rec  *ebsv1.WaitRecord
 	seen map[string]bool
+	// want is the set of awaited NVRs, left how many of them are not seen
+	// yet (a WaitTagged may name 10,000 builds: each message is matched in
+	// constant time).
+	want map[string]bool
+	left int
+}
+
+// markSeen records nvr as tagged if it is awaited; it reports whether it
+// was newly seen. The caller holds Watcher.mu.
+func (ow *openWait) markSeen(nvr string) bool {
+	if !ow.want[nvr] || ow.seen[nvr] {
+		return false
+	}
+	ow.seen[nvr] = true
+	ow.left--
+	return true
 }
 
 func (ow *openWait) cmd() *ebsv1.WatchCommand { return ow.rec.GetCommand() }
@@ -213,9 +229,13 @@ func (w *Watcher) apply(e natsx.Entry[*ebsv1.WaitRecord]) {
 	if _, ok := w.open[e.Key]; ok {
 		return
 	}
-	ow := &openWait{rec: e.Value, seen: map[string]bool{}}
+	ow := &openWait{rec: e.Value, seen: map[string]bool{}, want: map[string]bool{}}
+	for _, n := range e.Value.GetCommand().GetWaitTagged().GetNvrs() {
+		ow.want[n] = true
+	}
+	ow.left = len(ow.want)
 	for _, n := range e.Value.GetSeen() {
-		ow.seen[n] = true
+		ow.markSeen(n)
 	}
 	w.open[e.Key] = ow
 }
@@ -420,38 +440,57 @@ func (w *Watcher) checkDeadlines(ctx context.Context) error {
 	return nil
 }
 
-// check polls Koji for the given waits: one listTagged per tag, one getRepo
-// per tag, and resolves what is satisfied.
+// check polls Koji for the given waits: per tag, listTagged of the
+// packages whose NVRs are not seen yet (in multicalls), one getRepo per
+// tag, and resolves what is satisfied.
 func (w *Watcher) check(ctx context.Context, ows []*openWait) error {
 	if len(ows) == 0 {
 		return nil
 	}
 	w.m.polls.Inc()
+	// The NVRs still awaited, per tag.
+	unseen := map[string][]string{}
+	w.mu.Lock()
+	for _, ow := range ows {
+		if wt := ow.cmd().GetWaitTagged(); wt != nil {
+			for _, n := range wt.GetNvrs() {
+				if !ow.seen[n] {
+					unseen[wt.GetTag()] = append(unseen[wt.GetTag()], n)
+				}
+			}
+		}
+	}
+	w.mu.Unlock()
 	tagged := map[string]map[string]bool{}
+	failed := map[string]bool{}
 	repos := map[string]*kojibatch.Repo{}
 	var firstErr error
 	for _, ow := range ows {
 		switch v := ow.cmd().GetVerb().(type) {
 		case *ebsv1.WatchCommand_WaitTagged:
 			tag := v.WaitTagged.GetTag()
+			if failed[tag] {
+				continue
+			}
 			set, ok := tagged[tag]
 			if !ok {
-				nvrs, err := w.hub.ListTagged(ctx, tag)
-				if err != nil {
-					firstErr = cmpErr(firstErr, fmt.Errorf("listTagged(%s): %w", tag, err))
-					continue
-				}
 				set = map[string]bool{}
-				for _, n := range nvrs {
-					set[n] = true
+				if len(unseen[tag]) > 0 {
+					nvrs, err := w.hub.TaggedAmong(ctx, tag, unseen[tag])
+					if err != nil {
+						failed[tag] = true
+						firstErr = cmpErr(firstErr, fmt.Errorf("listTagged(%s): %w", tag, err))
+						continue
+					}
+					for _, n := range nvrs {
+						set[n] = true
+					}
 				}
 				tagged[tag] = set
 			}
 			w.mu.Lock()
-			for _, n := range v.WaitTagged.GetNvrs() {
-				if set[n] {
-					ow.seen[n] = true
-				}
+			for n := range set {
+				ow.markSeen(n)
 			}
 			w.mu.Unlock()
 			if err := w.maybeSatisfied(ctx, ow, ebsv1.Observation_OBSERVATION_POLL); err != nil {
@@ -491,13 +530,7 @@ func cmpErr(first, err error) error {
 func (w *Watcher) maybeSatisfied(ctx context.Context, ow *openWait, obs ebsv1.Observation) error {
 	wt := ow.cmd().GetWaitTagged()
 	w.mu.Lock()
-	all := true
-	for _, n := range wt.GetNvrs() {
-		if !ow.seen[n] {
-			all = false
-			break
-		}
-	}
+	all := ow.left == 0
 	w.mu.Unlock()
 	if !all {
 		return nil
@@ -521,13 +554,9 @@ func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fed
 			if wt == nil || wt.GetTag() != b.Tag {
 				continue
 			}
-			hit := false
 			w.mu.Lock()
-			for _, n := range wt.GetNvrs() {
-				if n == nvr {
-					ow.seen[n], hit = true, true
-				}
-			}
+			hit := ow.want[nvr] // seen before or now: a redelivery retries the resolve
+			ow.markSeen(nvr)
 			w.mu.Unlock()
 			if hit {
 				if err := w.maybeSatisfied(ctx, ow, ebsv1.Observation_OBSERVATION_MESSAGE); err != nil {
