@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -256,26 +257,28 @@ func (w *Worker) tagBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1
 	if len(c.GetBuilds()) == 0 {
 		return ev, nil
 	}
-	tagged, err := w.hub.ListTagged(ctx, c.GetTag())
-	if err != nil {
-		return failed(verb, err), nil
-	}
-	in := map[string]bool{}
-	for _, n := range tagged {
-		in[n] = true
-	}
 	var todo []string
 	for _, b := range c.GetBuilds() {
-		if in[b.GetNvr()] {
-			out.AlreadyTagged = append(out.AlreadyTagged, b.GetNvr())
-			continue
-		}
 		todo = append(todo, b.GetNvr())
 	}
-	// Tagging tasks an earlier delivery started and that have not run yet.
-	if intent, ok, err := w.results.GetIntent(ctx, cmd.GetCommandId()); err != nil {
+	// Only a delivery after one that got as far as its intent can find
+	// its own work done: it looks up what is tagged already and the
+	// tagging tasks that have not run yet. A first delivery skips the
+	// look-up: on a side tag filled chunk by chunk, listTagged would read
+	// back every build tagged so far (N^2/1000 builds over a batch).
+	intent, hadIntent, err := w.results.GetIntent(ctx, cmd.GetCommandId())
+	if err != nil {
 		return nil, err
-	} else if ok && len(todo) > 0 {
+	}
+	if hadIntent {
+		tagged, err := w.hub.ListTagged(ctx, c.GetTag())
+		if err != nil {
+			return failed(verb, err), nil
+		}
+		in := map[string]bool{}
+		for _, n := range tagged {
+			in[n] = true
+		}
 		me, err := w.me(ctx)
 		if err != nil {
 			return failed(verb, err), nil
@@ -292,6 +295,10 @@ func (w *Worker) tagBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1
 		}
 		var rest []string
 		for _, n := range todo {
+			if in[n] {
+				out.AlreadyTagged = append(out.AlreadyTagged, n)
+				continue
+			}
 			if id, ok := pending[n]; ok {
 				out.Tasks[n] = id
 				continue
@@ -478,20 +485,37 @@ func (w *Worker) submitBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *eb
 	if timeout <= 0 {
 		timeout = w.cfg.TaskTimeout
 	}
+	var recs []*ebsv1.TaskRecord
 	for _, b := range c.GetBuilds() {
 		id, ok := submitted[b.GetScmUrl()]
 		if !ok {
 			continue
 		}
 		out.Tasks = append(out.Tasks, &ebsv1.SubmittedTask{Component: b.GetComponent(), ScmUrl: b.GetScmUrl(), TaskId: id})
-		rec := &ebsv1.TaskRecord{TaskId: id, AttemptId: c.GetAttemptId(), BatchId: cmd.GetBatchId(), CommandId: cmd.GetCommandId(),
-			Component: b.GetComponent(), ScmUrl: b.GetScmUrl(), SubmittedAt: timestamppb.New(now), Deadline: timestamppb.New(now.Add(timeout))}
-		if err := w.trackTask(ctx, rec); err != nil {
-			return nil, err
-		}
+		recs = append(recs, &ebsv1.TaskRecord{TaskId: id, AttemptId: c.GetAttemptId(), BatchId: cmd.GetBatchId(), CommandId: cmd.GetCommandId(),
+			Component: b.GetComponent(), ScmUrl: b.GetScmUrl(), SubmittedAt: timestamppb.New(now), Deadline: timestamppb.New(now.Add(timeout))})
+	}
+	// The records are independent KV writes (a round trip each): written
+	// trackParallel at a time, all before the command's result.
+	errs := make([]error, len(recs))
+	sem := make(chan struct{}, trackParallel)
+	var wg sync.WaitGroup
+	for i, rec := range recs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = w.trackTask(ctx, rec)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return ev, nil
 }
+
+// trackParallel bounds the task records written at once for one submission.
+const trackParallel = 16
 
 func submitFailure(b *ebsv1.BuildSpec, err error) *ebsv1.SubmitFailure {
 	sf := &ebsv1.SubmitFailure{Component: b.GetComponent(), ScmUrl: b.GetScmUrl(), Error: err.Error()}
