@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -222,14 +223,30 @@ func chunked[T any](xs []T, n int) [][]T {
 
 // --- move ------------------------------------------------------------------
 
+// moveParallel bounds the pending deletes in flight (each is one round
+// trip; a mass rebuild moves 10,000 keys).
+const moveParallel = 32
+
 func (s *saga) move(ctx context.Context) error {
-	for _, m := range s.members() {
-		key := natsx.EscapeKey(m.GetPackage().GetComponent())
-		err := s.b.pending.KV.Delete(ctx, key, jetstream.LastRevision(m.GetPendingRevision()))
-		if err != nil && !isWrongLastSeq(err) && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("batcher: remove pending %s: %w", key, err)
-		}
-		// A wrong revision means a newer request arrived: it stays pending.
+	ms := s.members()
+	errs := make([]error, len(ms))
+	sem := make(chan struct{}, moveParallel)
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			key := natsx.EscapeKey(m.GetPackage().GetComponent())
+			err := s.b.pending.KV.Delete(ctx, key, jetstream.LastRevision(m.GetPendingRevision()))
+			if err != nil && !isWrongLastSeq(err) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				errs[i] = fmt.Errorf("batcher: remove pending %s: %w", key, err)
+			}
+			// A wrong revision means a newer request arrived: it stays pending.
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	s.hdr.MembersMoved = true
 	return s.next(ctx, stepResolve, s.hdr.GetPhase(), "")
@@ -254,6 +271,15 @@ func (s *saga) resolve(ctx context.Context) error {
 		return fmt.Errorf("batcher: getBuild: %w", err)
 	}
 	s.touchAll()
+	// The denylist, read once (a Get per member is a round trip each).
+	denied := map[string]*ebsv1.DenylistEntry{}
+	entries, err := s.b.failed.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		denied[e.Key] = e.Value
+	}
 	orderings := map[int32]int32{}
 	for i, m := range ms {
 		r := builds[i]
@@ -271,15 +297,11 @@ func (s *saga) resolve(ctx context.Context) error {
 			name = m.GetPackage().GetFedoraName()
 		}
 		m.Package.Seeded = !s.settings.Control.Skipped(name)
-		d, _, err := s.b.failed.Get(ctx, natsx.EscapeKey(r.Value.Source))
-		switch {
-		case err == nil:
+		if d, ok := denied[natsx.EscapeKey(r.Value.Source)]; ok {
 			m.State = ebsv1.PackageState_PACKAGE_STATE_SKIPPED_DENYLISTED
 			m.Reason = fmt.Sprintf("SCM URL denylisted by batch %s: %s", d.GetBatchId(), d.GetReason())
 			m.Denylisted = true
 			continue
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return err
 		}
 		orderings[m.GetPackage().GetOrdering()]++
 	}
