@@ -282,8 +282,9 @@ func (s *Server) createUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusBadRequest, "body", "from_tag", "Update already exists using this side tag"))
 		return
 	}
+	live := s.liveNVRsLocked()
 	for _, nvr := range builds {
-		if s.nvrInLiveUpdateLocked(nvr) {
+		if live[nvr] {
 			s.mu.Unlock()
 			writeError(w, r, errorf(http.StatusBadRequest, "body", "builds", "Update for %s already exists", nvr))
 			return
@@ -372,18 +373,19 @@ func (s *Server) fromTagUsedLocked(tag string) bool {
 	return false
 }
 
-func (s *Server) nvrInLiveUpdateLocked(nvr string) bool {
+// liveNVRsLocked is the set of NVRs in updates that are not unpushed (one
+// pass, however many builds the new update names).
+func (s *Server) liveNVRsLocked() map[string]bool {
+	out := map[string]bool{}
 	for _, r := range s.updates {
 		if r.u.Status == bodhi.StatusUnpushed {
 			continue
 		}
 		for _, b := range r.u.Builds {
-			if b.NVR == nvr {
-				return true
-			}
+			out[b.NVR] = true
 		}
 	}
-	return false
+	return out
 }
 
 func (s *Server) releaseFor(nvr string) *ReleaseSpec {

@@ -203,7 +203,7 @@ func (h *Hub) addBuildLocked(s BuildSpec) (*build, error) {
 		if t == nil {
 			return nil, fmt.Errorf("kojihub: no tag %s", tn)
 		}
-		t.Tagged = append(t.Tagged, tagging{BuildID: b.ID, Event: w.event(s.CreationTime), By: owner.ID})
+		t.addTagging(tagging{BuildID: b.ID, Event: w.event(s.CreationTime), By: owner.ID}, b.PkgID)
 	}
 	return b, nil
 }

@@ -391,9 +391,23 @@ func listTagged(c *call) (any, error) {
 	}
 	seen := map[string]int64{}
 	out := []any{}
+	var pkgID int64 = -1 // with package=: only its builds, from the index
+	if pkgName != "" {
+		pkgID = 0
+		if p := w.pkgs[pkgName]; p != nil {
+			pkgID = p.ID
+		}
+	}
 	for _, x := range tags {
-		for i := len(x.Tagged) - 1; i >= 0; i-- {
-			tg := x.Tagged[i]
+		order := x.Tagged
+		if pkgID >= 0 {
+			order = nil
+			for _, id := range x.byPkg[pkgID] {
+				order = append(order, x.Tagged[x.pos[id]])
+			}
+		}
+		for i := len(order) - 1; i >= 0; i-- {
+			tg := order[i]
 			b := w.builds[tg.BuildID]
 			if b == nil || b.State != koji.BuildComplete {
 				continue
@@ -640,7 +654,7 @@ func (h *Hub) runTagTask(c *call, tk *task, tagID, buildID, fromID, userID int64
 func (h *Hub) tag(c *call, t *tag, b *build, userID int64) {
 	w := h.w
 	ev := w.event(c.now)
-	t.Tagged = append(t.Tagged, tagging{BuildID: b.ID, Event: ev, By: userID})
+	t.addTagging(tagging{BuildID: b.ID, Event: ev, By: userID}, b.PkgID)
 	c.emit(fedmsg.TopicTag, h.tagBody(t, b, userID))
 	h.requestRegen(c, t)
 }
@@ -650,7 +664,7 @@ func (h *Hub) untag(c *call, t *tag, b *build, userID int64) {
 	if i < 0 {
 		return
 	}
-	t.Tagged = append(t.Tagged[:i], t.Tagged[i+1:]...)
+	t.removeTagging(i, b.PkgID)
 	h.w.event(c.now)
 	c.emit(fedmsg.TopicUntag, h.tagBody(t, b, userID))
 	h.requestRegen(c, t)

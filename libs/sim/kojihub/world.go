@@ -49,6 +49,12 @@ type tag struct {
 	Packages    map[string]listing
 	Tagged      []tagging // oldest first
 	CreateEvent int64
+	// Indexes of Tagged, kept by addTagging and removeTagging: the
+	// position of each build, and each package's builds in tagging order
+	// (a tag holds tens of thousands of builds; listTagged(package=)
+	// and tagBuild must not scan them all).
+	pos   map[int64]int
+	byPkg map[int64][]int64
 }
 
 func (t *tag) sidetag() bool { b, _ := t.Extra["sidetag"].(bool); return b }
@@ -56,12 +62,37 @@ func (t *tag) sidetag() bool { b, _ := t.Extra["sidetag"].(bool); return b }
 func (t *tag) sidetagUserID() int64 { n, _ := t.Extra["sidetag_user_id"].(int64); return n }
 
 func (t *tag) taggedIndex(buildID int64) int {
-	for i, tg := range t.Tagged {
-		if tg.BuildID == buildID {
-			return i
-		}
+	if i, ok := t.pos[buildID]; ok {
+		return i
 	}
 	return -1
+}
+
+// addTagging appends a tagging of a build of package pkgID.
+func (t *tag) addTagging(tg tagging, pkgID int64) {
+	if t.pos == nil {
+		t.pos, t.byPkg = map[int64]int{}, map[int64][]int64{}
+	}
+	t.pos[tg.BuildID] = len(t.Tagged)
+	t.Tagged = append(t.Tagged, tg)
+	t.byPkg[pkgID] = append(t.byPkg[pkgID], tg.BuildID)
+}
+
+// removeTagging removes Tagged[i], a build of package pkgID.
+func (t *tag) removeTagging(i int, pkgID int64) {
+	id := t.Tagged[i].BuildID
+	t.Tagged = append(t.Tagged[:i], t.Tagged[i+1:]...)
+	delete(t.pos, id)
+	for j := i; j < len(t.Tagged); j++ {
+		t.pos[t.Tagged[j].BuildID] = j
+	}
+	ids := t.byPkg[pkgID]
+	for k, x := range ids {
+		if x == id {
+			t.byPkg[pkgID] = append(ids[:k:k], ids[k+1:]...)
+			break
+		}
+	}
 }
 
 type target struct {
