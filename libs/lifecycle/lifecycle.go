@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -46,7 +47,29 @@ func Main(name string, fs *flag.FlagSet, run func(ctx context.Context, log *slog
 	}
 	log = log.With("service", name)
 	slog.SetDefault(log)
+	limit, byDefault := ApplyMemoryLimit(os.Getenv)
+	log.Debug("soft memory limit", "bytes", limit, "default", byDefault)
 	os.Exit(RunMain(context.Background(), log, run))
+}
+
+// DefaultMemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit)
+// every service runs with unless GOMEMLIMIT is set: the garbage collector
+// works harder as the heap nears it instead of letting the heap double, so
+// a service's RSS stays near its Helm memory request. A batch of 10,000
+// packages keeps about 30 MiB of state in the batcher; for much larger
+// batches set GOMEMLIMIT (e.g. to 75% of the container's memory limit), or
+// GOMEMLIMIT=off for none.
+const DefaultMemoryLimit = 40 << 20
+
+// ApplyMemoryLimit sets DefaultMemoryLimit unless getenv("GOMEMLIMIT") is
+// set (the runtime has then applied it already). It returns the limit in
+// force and whether it set it.
+func ApplyMemoryLimit(getenv func(string) string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1), false
+	}
+	debug.SetMemoryLimit(DefaultMemoryLimit)
+	return DefaultMemoryLimit, true
 }
 
 // RunMain is Main without flag parsing and os.Exit, for tests: it returns the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,21 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if code := lifecycle.Healthcheck("127.0.0.1:1"); code != 1 {
 		t.Fatalf("healthcheck of a closed port = %d, want 1", code)
+	}
+}
+
+// Services get the default soft memory limit unless GOMEMLIMIT is set.
+func TestApplyMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if limit, set := lifecycle.ApplyMemoryLimit(getenv); !set || limit != lifecycle.DefaultMemoryLimit || debug.SetMemoryLimit(-1) != lifecycle.DefaultMemoryLimit {
+		t.Fatalf("without GOMEMLIMIT: limit %d, set %v, in force %d", limit, set, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(1 << 30) // what the runtime read from GOMEMLIMIT=1GiB
+	env["GOMEMLIMIT"] = "1GiB"
+	if limit, set := lifecycle.ApplyMemoryLimit(getenv); set || limit != 1<<30 || debug.SetMemoryLimit(-1) != 1<<30 {
+		t.Fatalf("with GOMEMLIMIT: limit %d, set %v, in force %d", limit, set, debug.SetMemoryLimit(-1))
 	}
 }
