@@ -1,0 +1,107 @@
+package world
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
+)
+
+// KojiClient returns a client of the Koji simulator at url logged in as
+// user (plain HTTP: the simulator's remote-user header names the account).
+func KojiClient(url, user string) (*koji.Client, error) {
+	return koji.New(koji.Options{URL: url, Auth: koji.SSLAuth{},
+		HTTPClient: &http.Client{Timeout: time.Minute, Transport: remoteUser{user: user, base: http.DefaultTransport}}})
+}
+
+type remoteUser struct {
+	user string
+	base http.RoundTripper
+}
+
+func (r remoteUser) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set(kojihub.RemoteUserHeader, r.user)
+	return r.base.RoundTrip(req)
+}
+
+// Feed tags the triggers' new Rawhide builds into f45 through the hub, as
+// Bodhi does when a Rawhide update goes stable: the hub then publishes one
+// buildsys.tag per build, which is what ebs reacts to. c must be logged in
+// as an account allowed to tag (Tagger). Builds already in f45 are left
+// alone, so feeding twice is harmless. It returns how many it tagged.
+func Feed(ctx context.Context, c *koji.Client, triggers []Trigger) (int, error) {
+	in, err := c.ListTagged(ctx, TriggerTag, koji.ListTaggedOpts{})
+	if err != nil {
+		return 0, fmt.Errorf("world: listTagged %s: %w", TriggerTag, err)
+	}
+	tagged := map[string]bool{}
+	for _, b := range in {
+		tagged[b.NVR] = true
+	}
+	var nvrs []string
+	for _, t := range triggers {
+		if !tagged[t.NVR] {
+			nvrs = append(nvrs, t.NVR)
+		}
+	}
+	if len(nvrs) == 0 {
+		return 0, nil
+	}
+	res, err := c.TagBuilds(ctx, TriggerTag, nvrs)
+	if err != nil {
+		return 0, fmt.Errorf("world: tagBuild into %s: %w", TriggerTag, err)
+	}
+	var errs []error
+	for i, r := range res {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("tagBuild %s %s: %w", TriggerTag, nvrs[i], r.Err))
+		}
+	}
+	return len(nvrs) - len(errs), errors.Join(errs...)
+}
+
+// WaitQueue waits until queue exists on the broker at amqpURL (the bridge
+// declares it when it starts consuming): messages published before would
+// be routed nowhere.
+func WaitQueue(ctx context.Context, amqpURL, queue string) error {
+	for {
+		err := queueExists(amqpURL, queue)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("world: waiting for queue %s: %w (last: %v)", queue, ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func queueExists(amqpURL, queue string) error {
+	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Heartbeat: 10 * time.Second,
+		Properties: amqp.Table{"connection_name": "ebs-world"}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	// A passive declare fails (and closes the channel) when the queue is missing.
+	// An exclusive queue of another connection answers RESOURCE_LOCKED: it exists.
+	_, err = ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
+		return nil
+	}
+	return err
+}
