@@ -146,11 +146,11 @@ type named struct {
 
 // The showcase: every rule of the production configuration at work.
 var showcase = []named{
-	{fedora: "llvm", version: "21.1.4", release: 2, roles: []Role{RoleSkipTag}},              // ordering 0
-	{fedora: "clang", version: "21.1.4", release: 2, roles: []Role{RoleSkipTag, RoleFlaky}},  // ordering 1
-	{fedora: "ocaml-srpm-macros", version: "11", release: 3, roles: []Role{RoleSkipTag}},     // ordering 0
-	{fedora: "ocaml", version: "5.4.0", release: 4, roles: []Role{RoleSkipTag}},              // ordering 1
-	{fedora: "nettle", version: "3.10.2", release: 2, roles: []Role{RoleSkipTag}},            // ordering 500
+	{fedora: "llvm", version: "21.1.4", release: 2, roles: []Role{RoleSkipTag}},                                // ordering 0
+	{fedora: "clang", version: "21.1.4", release: 2, roles: []Role{RoleSkipTag, RoleFlaky}},                    // ordering 1
+	{fedora: "ocaml-srpm-macros", version: "11", release: 3, roles: []Role{RoleSkipTag}},                       // ordering 0
+	{fedora: "ocaml", version: "5.4.0", release: 4, roles: []Role{RoleSkipTag}},                                // ordering 1
+	{fedora: "nettle", version: "3.10.2", release: 2, roles: []Role{RoleSkipTag}},                              // ordering 500
 	{fedora: "freeipa", eln: "ipa", version: "4.12.5", release: 3, roles: []Role{RoleRenamed}, elnBuild: true}, // ordering 1001
 	{fedora: "gcc", version: "15.2.1", release: 5, roles: []Role{RoleSkipTag}},
 	{fedora: "binutils", version: "2.45.1", release: 2, roles: []Role{RoleSkipTag}},

@@ -215,9 +215,9 @@ func TestCheck(t *testing.T) {
 	built := find(func(tr world.Trigger) bool { return tr.Has(world.RoleBuilt) })
 
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(*world.Observation)
-		want  string // the failing check ("" = all pass)
+		want   string // the failing check ("" = all pass)
 	}{
 		{"correct", func(*world.Observation) {}, ""},
 		{"excluded requested", func(o *world.Observation) {
@@ -271,4 +271,7 @@ func TestCheck(t *testing.T) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
