@@ -13,49 +13,77 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2/clientcredentials"
-
 	"github.com/fedora-eln/ebs/libs/bodhi"
-	"github.com/fedora-eln/ebs/libs/oidctest"
+	"github.com/fedora-eln/ebs/libs/koji"
 	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
+	"github.com/fedora-eln/ebs/libs/sim/bodhi/bodhisimtest"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
 
 const notes = "Automatic update for ELN rebuild batch"
 
 type env struct {
-	oidc    *oidctest.Provider
-	koji    *bodhisim.MemoryKoji
+	*bodhisimtest.Env
 	sim     *bodhisim.Server
 	c       *bodhi.Client
 	retries *atomic.Int32
 }
 
-// setup starts an OIDC provider (service account ebs-bot in packager), the
-// Bodhi simulator trusting it, and a client signed in by client credentials.
+// setup starts the OIDC provider, the Koji simulator and the Bodhi
+// simulator (bodhisimtest) and a client signed in by client credentials as
+// the account that owns the side tags.
 func setup(t *testing.T, tweak func(*bodhisim.Options, *bodhi.Options)) *env {
 	t.Helper()
-	p := oidctest.Start(t, oidctest.Options{ClientID: "ebs-bot", ServiceGroups: []string{"packager"}})
-	p.AddClient("bodhi", oidctest.Client{Secret: "bodhi-secret"})
-	koji := bodhisim.NewMemoryKoji()
-	so := bodhisim.Options{Koji: koji, OIDCIssuer: p.Issuer(), OIDCClientID: "bodhi", OIDCClientSecret: "bodhi-secret", Held: true}
+	so := bodhisim.Options{Held: true}
 	co := bodhi.Options{
-		Tokens: &bodhi.ClientCredentials{Config: clientcredentials.Config{
-			ClientID: p.ClientID(), ClientSecret: p.ClientSecret(), TokenURL: p.TokenURL(), Scopes: oidctest.FedoraScopes}},
 		RetryFor: 10 * time.Second, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		RequestTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
 	}
+	co.Tokens = defaultTokens{}
 	if tweak != nil {
 		tweak(&so, &co)
 	}
-	sim := bodhisim.Start(t, so)
-	co.BaseURL = sim.URL()
+	be := bodhisimtest.Start(t, bodhisimtest.Options{Bodhi: so})
+	if _, ok := co.Tokens.(defaultTokens); ok {
+		co.Tokens = be.Tokens()
+	}
+	co.BaseURL = be.Bodhi.URL()
 	retries := &atomic.Int32{}
 	co.OnRetry = func(string, error) { retries.Add(1) }
 	c, err := bodhi.New(co)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{oidc: p, koji: koji, sim: sim, c: c, retries: retries}
+	return &env{Env: be, sim: be.Bodhi, c: c, retries: retries}
+}
+
+// defaultTokens marks "use the environment's client credentials".
+type defaultTokens struct{ bodhi.TokenSource }
+
+// otherSideTag is a side tag owned by someone else.
+func (e *env) otherSideTag(t *testing.T, owner string, nvrs ...string) string {
+	t.Helper()
+	e.Koji.AddUser(owner)
+	kc, err := e.Koji.Client(owner, koji.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kc.CreateSideTag(context.Background(), "eln-build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nvr := range nvrs {
+		if _, err := e.Koji.AddBuild(kojihub.BuildSpec{NVR: nvr, State: koji.BuildComplete, Tags: []string{st.Name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st.Name
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -73,9 +101,9 @@ func TestCreateUpdateFromSideTag(t *testing.T) {
 	e := setup(t, nil)
 	ctx := ctxT(t)
 	nvrs := []string{"bash-5.2.37-1.eln150", "zsh-5.9-12.eln150"}
-	e.koji.AddSideTag("eln-build-side-100", "ebs-bot", nvrs...)
+	st100 := e.SideTag(t, nvrs...)
 
-	got, err := e.c.CreateUpdate(ctx, eln("eln-build-side-100"))
+	got, err := e.c.CreateUpdate(ctx, eln(st100))
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -83,9 +111,9 @@ func TestCreateUpdateFromSideTag(t *testing.T) {
 		t.Fatalf("created %+v", got)
 	}
 	u := got.Updates[0]
-	if !strings.HasPrefix(u.Alias, "FEDORA-ELN-") || u.Status != bodhi.StatusPending || u.FromTag != "eln-build-side-100" ||
-		u.Notes != notes || u.Type != "unspecified" || !slices.Equal(u.NVRs(), nvrs) || u.Release.StableTag != "eln" ||
-		u.User.Name != "ebs-bot" || u.Request != nil || !u.Autotime || u.StableDays != 0 {
+	if !strings.HasPrefix(u.Alias, "FEDORA-ELN-") || u.Status != bodhi.StatusPending || u.FromTag != st100 ||
+		u.Notes != notes || u.Type != "unspecified" || !slices.Equal(sorted(u.NVRs()), sorted(nvrs)) || u.Release.StableTag != "eln" ||
+		u.User.Name != e.Account || u.Request != nil || !u.Autotime || u.StableDays != 0 {
 		t.Fatalf("update %+v", u)
 	}
 	if u.URL != e.sim.URL()+"/updates/"+u.Alias || u.DateSubmitted.IsZero() {
@@ -99,8 +127,8 @@ func TestCreateUpdateFromSideTag(t *testing.T) {
 		t.Fatalf("login %d csrf %d created %d", e.sim.Count("login"), e.sim.Count("csrf"), e.sim.Created())
 	}
 	// The sign-in went through Bodhi's introspection of the token.
-	if e.oidc.Count("introspect") != 1 || e.oidc.Count("userinfo") != 1 {
-		t.Fatalf("introspect %d userinfo %d", e.oidc.Count("introspect"), e.oidc.Count("userinfo"))
+	if e.OIDC.Count("introspect") != 1 || e.OIDC.Count("userinfo") != 1 {
+		t.Fatalf("introspect %d userinfo %d", e.OIDC.Count("introspect"), e.OIDC.Count("userinfo"))
 	}
 }
 
@@ -118,14 +146,14 @@ func TestCreateIsIdempotentPerSideTag(t *testing.T) {
 			e := setup(t, nil)
 			ctx := ctxT(t)
 			// Other side-tag updates exist, so the look-up must match from_tag.
-			for i, tag := range []string{"eln-build-side-1", "eln-build-side-2", "eln-build-side-3"} {
-				e.koji.AddSideTag(tag, "ebs-bot", "pkg"+string(rune('a'+i))+"-1-1.eln150")
+			for i := range 3 {
+				tag := e.SideTag(t, "pkg"+string(rune('a'+i))+"-1-1.eln150")
 				if _, err := e.c.CreateUpdate(ctx, eln(tag)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			e.koji.AddSideTag("eln-build-side-7", "ebs-bot", "bash-5.2.37-1.eln150")
-			n := eln("eln-build-side-7")
+			st7 := e.SideTag(t, "bash-5.2.37-1.eln150")
+			n := eln(st7)
 			n.ExpectedNVRs = tt.hint
 			first, err := e.c.CreateUpdate(ctx, n)
 			if err != nil {
@@ -149,13 +177,13 @@ func TestForbiddenSignsInAgain(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
 	ctx := ctxT(t)
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
-	e.koji.AddSideTag("eln-build-side-2", "ebs-bot", "b-1-1.eln150")
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1")); err != nil {
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	st2 := e.SideTag(t, "b-1-1.eln150")
+	if _, err := e.c.CreateUpdate(ctx, eln(st1)); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.ExpireSessions() // auth_tkt expired: Bodhi answers 403
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-2")); err != nil {
+	if _, err := e.c.CreateUpdate(ctx, eln(st2)); err != nil {
 		t.Fatalf("create after session expiry: %v", err)
 	}
 	if e.sim.Count("login") != 2 || e.sim.Created() != 2 {
@@ -167,19 +195,19 @@ func TestExpiredTokenIsRefreshed(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
 	ctx := ctxT(t)
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
-	e.koji.AddSideTag("eln-build-side-2", "ebs-bot", "b-1-1.eln150")
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1")); err != nil {
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	st2 := e.SideTag(t, "b-1-1.eln150")
+	if _, err := e.c.CreateUpdate(ctx, eln(st1)); err != nil {
 		t.Fatal(err)
 	}
-	tokens := e.oidc.Count("token")
-	e.oidc.RevokeAll()     // the cached access token is dead
+	tokens := e.OIDC.Count("token")
+	e.OIDC.RevokeAll()     // the cached access token is dead
 	e.sim.ExpireSessions() // and so is the session: sign-in gets 401, then a fresh token
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-2")); err != nil {
+	if _, err := e.c.CreateUpdate(ctx, eln(st2)); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if e.oidc.Count("token") != tokens+1 || e.sim.Count("login") != 3 {
-		t.Fatalf("token requests %d (before %d), logins %d", e.oidc.Count("token"), tokens, e.sim.Count("login"))
+	if e.OIDC.Count("token") != tokens+1 || e.sim.Count("login") != 3 {
+		t.Fatalf("token requests %d (before %d), logins %d", e.OIDC.Count("token"), tokens, e.sim.Count("login"))
 	}
 }
 
@@ -187,13 +215,13 @@ func TestCSRFMismatchFetchesNewToken(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
 	ctx := ctxT(t)
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
-	e.koji.AddSideTag("eln-build-side-2", "ebs-bot", "b-1-1.eln150")
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1")); err != nil {
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	st2 := e.SideTag(t, "b-1-1.eln150")
+	if _, err := e.c.CreateUpdate(ctx, eln(st1)); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.RotateCSRF()
-	if _, err := e.c.CreateUpdate(ctx, eln("eln-build-side-2")); err != nil {
+	if _, err := e.c.CreateUpdate(ctx, eln(st2)); err != nil {
 		t.Fatalf("create after CSRF rotation: %v", err)
 	}
 	if e.sim.Count("csrf") != 2 || e.sim.Count("login") != 1 || e.sim.Created() != 2 {
@@ -226,9 +254,9 @@ func TestTransientFailuresBackOff(t *testing.T) {
 				}
 			})
 			ctx := ctxT(t)
-			e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
+			st1 := e.SideTag(t, "a-1-1.eln150")
 			e.sim.InjectFault(tt.fault)
-			got, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1"))
+			got, err := e.c.CreateUpdate(ctx, eln(st1))
 			if err != nil {
 				t.Fatalf("create: %v", err)
 			}
@@ -245,7 +273,7 @@ func TestSlowAnswerAfterCreateIsNotDuplicated(t *testing.T) {
 	// refused with "already exists" and the client returns the same update.
 	e := setup(t, func(_ *bodhisim.Options, o *bodhi.Options) { o.RequestTimeout = 300 * time.Millisecond })
 	ctx := ctxT(t)
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
+	st1 := e.SideTag(t, "a-1-1.eln150")
 	var slow atomic.Bool
 	slow.Store(true)
 	e.sim.OnCreate(func(bodhi.Update) {
@@ -253,11 +281,11 @@ func TestSlowAnswerAfterCreateIsNotDuplicated(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	})
-	got, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1"))
+	got, err := e.c.CreateUpdate(ctx, eln(st1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Existing || e.sim.Created() != 1 || got.Updates[0].FromTag != "eln-build-side-1" {
+	if !got.Existing || e.sim.Created() != 1 || got.Updates[0].FromTag != st1 {
 		t.Fatalf("got %+v, created %d", got, e.sim.Created())
 	}
 }
@@ -266,9 +294,9 @@ func TestRetryBudgetIsBounded(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(_ *bodhisim.Options, o *bodhi.Options) { o.RetryFor = 300 * time.Millisecond })
 	ctx := ctxT(t)
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
+	st1 := e.SideTag(t, "a-1-1.eln150")
 	e.sim.InjectFault(bodhisim.Fault{Method: "POST", Path: "/updates/", Status: 500, Times: -1})
-	_, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1"))
+	_, err := e.c.CreateUpdate(ctx, eln(st1))
 	var re *bodhi.RetryError
 	if !errors.As(err, &re) || re.Attempts < 2 || !bodhi.IsTransient(err) || !bodhi.IsStatus(err, 500) {
 		t.Fatalf("want a RetryError over HTTP 500, got %v", err)
@@ -282,11 +310,11 @@ func TestErrorShape(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
 	ctx := ctxT(t)
-	e.koji.AddTag("f45-build", "x-1-1.fc45")
-	e.koji.AddSideTag("eln-build-side-empty", "ebs-bot")
-	e.koji.AddSideTag("eln-build-side-other", "someone-else", "b-1-1.eln150")
-	e.koji.AddSideTag("eln-build-side-odd", "ebs-bot", "c-1-1.el9")
-	e.koji.AddSideTag("eln-build-side-ok", "ebs-bot", "d-1-1.eln150")
+	e.Tag(t, "f45-build-x", "x-1-1.fc45")
+	stEmpty := e.SideTag(t)
+	stOther := e.otherSideTag(t, "someone-else", "b-1-1.eln150")
+	stOdd := e.SideTag(t, "c-1-1.el9")
+	stOk := e.SideTag(t, "d-1-1.eln150")
 	tests := []struct {
 		name     string
 		update   bodhi.NewUpdate
@@ -297,14 +325,14 @@ func TestErrorShape(t *testing.T) {
 		desc     string
 	}{
 		{"missing tag", eln("no-such-tag"), "", 400, "body", "from_tag", "The supplied from_tag doesn't exist."},
-		{"not a side tag", eln("f45-build"), "", 400, "body", "from_tag", "The supplied tag is not a side tag."},
-		{"empty side tag", eln("eln-build-side-empty"), "", 400, "body", "from_tag", "The supplied from_tag doesn't contain any builds."},
-		{"someone else's side tag", eln("eln-build-side-other"), "", 403, "body", "builds", "ebs-bot does not own eln-build-side-other side-tag"},
-		{"no release for the build", eln("eln-build-side-odd"), "", 400, "body", "builds", "Cannot find release associated with build: c-1-1.el9"},
-		{"bad type", bodhi.NewUpdate{FromTag: "eln-build-side-ok", Notes: notes, Type: "hotfix"}, "", 400, "body", "type", `"hotfix" is not one of`},
-		{"notes too short", bodhi.NewUpdate{FromTag: "eln-build-side-ok", Notes: "x", Type: "unspecified"}, "", 400, "body", "notes", "Shorter than minimum length 2"},
-		{"security without severity", bodhi.NewUpdate{FromTag: "eln-build-side-ok", Notes: notes, Type: "security"}, "", 400, "body", "severity", "Must specify severity for a security update"},
-		{"rejected by Bodhi", eln("eln-build-side-ok"), "Update for d-1-1.eln150 already exists", 400, "body", "builds", "Update for d-1-1.eln150 already exists"},
+		{"not a side tag", eln("f45-build-x"), "", 400, "body", "from_tag", "The supplied tag is not a side tag."},
+		{"empty side tag", eln(stEmpty), "", 400, "body", "from_tag", "The supplied from_tag doesn't contain any builds."},
+		{"someone else's side tag", eln(stOther), "", 403, "body", "builds", e.Account + " does not own " + stOther + " side-tag"},
+		{"no release for the build", eln(stOdd), "", 400, "body", "builds", "Cannot find release associated with build: c-1-1.el9"},
+		{"bad type", bodhi.NewUpdate{FromTag: stOk, Notes: notes, Type: "hotfix"}, "", 400, "body", "type", `"hotfix" is not one of`},
+		{"notes too short", bodhi.NewUpdate{FromTag: stOk, Notes: "x", Type: "unspecified"}, "", 400, "body", "notes", "Shorter than minimum length 2"},
+		{"security without severity", bodhi.NewUpdate{FromTag: stOk, Notes: notes, Type: "security"}, "", 400, "body", "severity", "Must specify severity for a security update"},
+		{"rejected by Bodhi", eln(stOk), "Update for d-1-1.eln150 already exists", 400, "body", "builds", "Update for d-1-1.eln150 already exists"},
 	}
 	for _, tt := range tests {
 		if tt.reject != "" {
@@ -341,9 +369,9 @@ func TestNotAPackagerIsForbidden(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
 	ctx := ctxT(t)
-	e.oidc.AddUser("ebs-bot") // drop the packager group
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
-	_, err := e.c.CreateUpdate(ctx, eln("eln-build-side-1"))
+	e.OIDC.AddUser(e.Account) // drop the packager group
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	_, err := e.c.CreateUpdate(ctx, eln(st1))
 	be, ok := bodhi.AsError(err)
 	if !ok || be.Status != 403 || !be.Has("HTTPForbidden", "failed permission check") {
 		t.Fatalf("want 403 HTTPForbidden, got %v", err)
@@ -366,14 +394,14 @@ func TestTokenFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "token")
 	e := setup(t, func(_ *bodhisim.Options, o *bodhi.Options) { o.Tokens = bodhi.TokenFile(path) })
-	if err := os.WriteFile(path, []byte(e.oidc.Token("ebs-bot")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(e.OIDC.Token(e.Account)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.koji.AddSideTag("eln-build-side-1", "ebs-bot", "a-1-1.eln150")
-	if _, err := e.c.CreateUpdate(ctxT(t), eln("eln-build-side-1")); err != nil {
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	if _, err := e.c.CreateUpdate(ctxT(t), eln(st1)); err != nil {
 		t.Fatalf("create with a token file: %v", err)
 	}
-	if e.oidc.Count("token") != 0 {
+	if e.OIDC.Count("token") != 0 {
 		t.Fatal("the token file was not used")
 	}
 }
@@ -381,7 +409,7 @@ func TestTokenFile(t *testing.T) {
 func TestInsufficientScopeIsRefused(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
-	tok := e.oidc.Token("ebs-bot", "openid")
+	tok := e.OIDC.Token(e.Account, "openid")
 	c, err := bodhi.New(bodhi.Options{BaseURL: e.sim.URL(), Tokens: bodhi.StaticToken(tok), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -31,4 +31,10 @@
 // CSRF token), Hold/Advance/SetStatus (drive the lifecycle), OnCreate and
 // counters. Koji is reached through the KojiHub interface; KojiXMLRPC
 // implements it over libs/koji against the Koji simulator or a real hub.
+// Package bodhisimtest starts the OIDC provider, the Koji simulator and this
+// simulator together for a test.
+//
+// Not simulated: update edits, comments and karma, the request endpoint,
+// and the <sidetag>-signing-pending / -testing-pending child tags Bodhi
+// creates on the way to testing (the side tag goes straight to stable).
 package bodhisim

@@ -14,31 +14,33 @@ import (
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/bodhi"
-	"github.com/fedora-eln/ebs/libs/oidctest"
+	"github.com/fedora-eln/ebs/libs/fedmsg"
 	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
+	"github.com/fedora-eln/ebs/libs/sim/bodhi/bodhisimtest"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
 
 type env struct {
-	oidc *oidctest.Provider
-	koji *bodhisim.MemoryKoji
-	sim  *bodhisim.Server
-	c    *bodhi.Client
+	*bodhisimtest.Env
+	sim *bodhisim.Server
+	c   *bodhi.Client
 }
 
 func setup(t *testing.T, o bodhisim.Options) *env {
 	t.Helper()
-	p := oidctest.Start(t, oidctest.Options{})
-	p.AddClient("bodhi", oidctest.Client{Secret: "s3cret"})
-	p.AddUser("ebs-bot", "packager")
-	koji := bodhisim.NewMemoryKoji()
-	o.Koji, o.OIDCIssuer, o.OIDCClientID, o.OIDCClientSecret = koji, p.Issuer(), "bodhi", "s3cret"
-	sim := bodhisim.Start(t, o)
-	c, err := bodhi.New(bodhi.Options{BaseURL: sim.URL(), Tokens: bodhi.StaticToken(p.Token("ebs-bot")),
+	be := bodhisimtest.Start(t, bodhisimtest.Options{Bodhi: o})
+	c, err := bodhi.New(bodhi.Options{BaseURL: be.Bodhi.URL(), Tokens: be.Tokens(),
 		MinBackoff: time.Millisecond, RetryFor: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{oidc: p, koji: koji, sim: sim, c: c}
+	return &env{Env: be, sim: be.Bodhi, c: c}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -60,18 +62,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestLifecycleTagsIntoStableAndRemovesSideTag(t *testing.T) {
 	t.Parallel()
-	e := setup(t, bodhisim.Options{TestingAfter: 50 * time.Millisecond, StableAfter: 50 * time.Millisecond})
+	sink := kojihub.NewChanSink(1000)
+	be := bodhisimtest.Start(t, bodhisimtest.Options{KojiOptions: kojihub.Options{Sink: sink},
+		Bodhi: bodhisim.Options{TestingAfter: 50 * time.Millisecond, StableAfter: 50 * time.Millisecond}})
+	c, err := bodhi.New(bodhi.Options{BaseURL: be.Bodhi.URL(), Tokens: be.Tokens(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := ctxT(t)
 	nvrs := []string{"bash-5.2.37-1.eln150", "zsh-5.9-12.eln150"}
-	e.koji.AddSideTag("eln-build-side-5", "ebs-bot", nvrs...)
-	got, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "eln-build-side-5", Notes: "Automatic update for ELN rebuild batch", Type: "unspecified"})
+	tag := be.SideTag(t, nvrs...)
+	got, err := c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tag, Notes: "Automatic update for ELN rebuild batch", Type: "unspecified"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	alias := got.Updates[0].Alias
 	var seen []string
 	waitFor(t, "stable", func() bool {
-		u, err := e.c.Update(ctx, alias)
+		u, err := c.Update(ctx, alias)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,18 +88,40 @@ func TestLifecycleTagsIntoStableAndRemovesSideTag(t *testing.T) {
 		}
 		return u.Status == bodhi.StatusStable
 	})
-	u, _ := e.sim.Update(alias)
+	u, _ := be.Bodhi.Update(alias)
 	if !u.Pushed || u.DateStable.IsZero() || u.DateTesting.IsZero() || !u.Builds[0].Signed {
 		t.Fatalf("stable update %+v", u)
 	}
-	if !slices.Equal(e.koji.Tagged("eln"), nvrs) {
-		t.Fatalf("stable tag holds %v", e.koji.Tagged("eln"))
-	}
-	if tag, _ := e.koji.GetTag(ctx, "eln-build-side-5"); tag != nil {
-		t.Fatal("the side tag was not removed")
-	}
 	if seen[0] != bodhi.StatusPending || seen[len(seen)-1] != bodhi.StatusStable {
 		t.Fatalf("statuses seen %v", seen)
+	}
+	be.WaitTagged(t, "eln", nvrs...)
+	if be.Koji.TagExists(tag) {
+		t.Fatal("the side tag was not deleted")
+	}
+	// Koji announced each build in the stable tag, tagged by bodhi: what
+	// ebs waits for.
+	want := map[string]bool{}
+	for _, n := range nvrs {
+		want[n] = true
+	}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case m := <-sink.C:
+			if !strings.HasSuffix(m.Topic, ".buildsys.tag") {
+				continue
+			}
+			var b fedmsg.TagBody
+			if err := json.Unmarshal(m.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.Tag == "eln" && string(b.User) == "bodhi" {
+				delete(want, b.NVR())
+			}
+		case <-deadline:
+			t.Fatalf("no buildsys.tag into eln by bodhi for %v", want)
+		}
 	}
 }
 
@@ -99,13 +129,13 @@ func TestHoldAdvanceAndSetStatus(t *testing.T) {
 	t.Parallel()
 	e := setup(t, bodhisim.Options{Held: true, TestingAfter: time.Millisecond, StableAfter: time.Millisecond})
 	ctx := ctxT(t)
-	e.koji.AddSideTag("st-1", "ebs-bot", "a-1-1.eln150")
-	e.koji.AddSideTag("st-2", "ebs-bot", "b-1-1.eln150")
-	u1, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "st-1", Notes: "notes", Type: "unspecified"})
+	tagSt1 := e.SideTag(t, "a-1-1.eln150")
+	tagSt2 := e.SideTag(t, "b-1-1.eln150")
+	u1, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagSt1, Notes: "notes", Type: "unspecified"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "st-2", Notes: "notes", Type: "unspecified"})
+	u2, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagSt2, Notes: "notes", Type: "unspecified"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +153,8 @@ func TestHoldAdvanceAndSetStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An obsolete update keeps its NVR: a new update for it is refused.
-	e.koji.AddSideTag("st-3", "ebs-bot", "b-1-1.eln150")
-	_, err = e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "st-3", Notes: "notes", Type: "unspecified"})
+	tagSt3 := e.SideTag(t, "b-1-1.eln150")
+	_, err = e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagSt3, Notes: "notes", Type: "unspecified"})
 	if be, ok := bodhi.AsError(err); !ok || !be.Has("builds", "Update for b-1-1.eln150 already exists") {
 		t.Fatalf("duplicate NVR: %v", err)
 	}
@@ -132,7 +162,7 @@ func TestHoldAdvanceAndSetStatus(t *testing.T) {
 	if err := e.sim.SetStatus(ctx, u2.Updates[0].Alias, bodhi.StatusUnpushed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "st-3", Notes: "notes", Type: "unspecified"}); err != nil {
+	if _, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagSt3, Notes: "notes", Type: "unspecified"}); err != nil {
 		t.Fatalf("after unpush: %v", err)
 	}
 }
@@ -143,8 +173,7 @@ func TestListFiltersAndPaging(t *testing.T) {
 	ctx := ctxT(t)
 	var aliases []string
 	for i := range 5 {
-		tag := "eln-build-side-" + string(rune('a'+i))
-		e.koji.AddSideTag(tag, "ebs-bot", "pkg"+string(rune('a'+i))+"-1-1.eln150")
+		tag := e.SideTag(t, "pkg"+string(rune('a'+i))+"-1-1.eln150")
 		got, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tag, Notes: "notes", Type: "unspecified"})
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +201,7 @@ func TestListFiltersAndPaging(t *testing.T) {
 	if p.Total != 0 {
 		t.Fatalf("other user: %+v", p)
 	}
-	p, _ = e.c.ListUpdates(ctx, bodhi.UpdateQuery{Users: []string{"ebs-bot"}, Statuses: []string{"pending"}, Releases: []string{"ELN"}, Aliases: aliases[1:2]})
+	p, _ = e.c.ListUpdates(ctx, bodhi.UpdateQuery{Users: []string{e.Account}, Statuses: []string{"pending"}, Releases: []string{"ELN"}, Aliases: aliases[1:2]})
 	if p.Total != 1 {
 		t.Fatalf("combined: %+v", p)
 	}
@@ -186,7 +215,7 @@ func TestListFiltersAndPaging(t *testing.T) {
 func TestFormEncodedCreateAndCSRFBinding(t *testing.T) {
 	t.Parallel()
 	e := setup(t, bodhisim.Options{Held: true})
-	e.koji.AddSideTag("eln-build-side-9", "ebs-bot", "a-1-1.eln150")
+	tagElnBuildSide9 := e.SideTag(t, "a-1-1.eln150")
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
 	do := func(method, path string, form url.Values, hdr map[string]string) (*http.Response, map[string]any) {
@@ -213,7 +242,7 @@ func TestFormEncodedCreateAndCSRFBinding(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp, out
 	}
-	form := url.Values{"from_tag": {"eln-build-side-9"}, "notes": {"Automatic update"}, "type": {"unspecified"}, "csrf_token": {"x"}}
+	form := url.Values{"from_tag": {tagElnBuildSide9}, "notes": {"Automatic update"}, "type": {"unspecified"}, "csrf_token": {"x"}}
 	// Not signed in: 403 before anything else.
 	if resp, out := do("POST", "/updates/", form, nil); resp.StatusCode != 403 || !strings.Contains(toJSON(out), "HTTPForbidden") {
 		t.Fatalf("anonymous create: %d %v", resp.StatusCode, out)
@@ -221,7 +250,7 @@ func TestFormEncodedCreateAndCSRFBinding(t *testing.T) {
 	if resp, _ := do("GET", "/oidc/login-token", nil, map[string]string{"Authorization": "Bearer not-a-token"}); resp.StatusCode != 401 {
 		t.Fatalf("bad token login: %d", resp.StatusCode)
 	}
-	if resp, _ := do("GET", "/oidc/login-token", nil, map[string]string{"Authorization": "Bearer " + e.oidc.Token("ebs-bot")}); resp.StatusCode != 202 {
+	if resp, _ := do("GET", "/oidc/login-token", nil, map[string]string{"Authorization": "Bearer " + e.OIDC.Token(e.Account)}); resp.StatusCode != 202 {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
 	// A wrong CSRF token: 400 on body.csrf_token.
@@ -232,15 +261,15 @@ func TestFormEncodedCreateAndCSRFBinding(t *testing.T) {
 	_, out = do("GET", "/csrf", nil, nil)
 	form.Set("csrf_token", out["csrf_token"].(string))
 	resp, out = do("POST", "/updates/", form, nil)
-	if resp.StatusCode != 200 || out["from_tag"] != "eln-build-side-9" || out["status"] != "pending" || out["caveats"] == nil {
+	if resp.StatusCode != 200 || out["from_tag"] != tagElnBuildSide9 || out["status"] != "pending" || out["caveats"] == nil {
 		t.Fatalf("form create: %d %v", resp.StatusCode, out)
 	}
 	// The token is bound to the session cookie: another session cannot use it.
 	jar2, _ := cookiejar.New(nil)
 	hc.Jar = jar2
-	do("GET", "/oidc/login-token", nil, map[string]string{"Authorization": "Bearer " + e.oidc.Token("ebs-bot")})
-	e.koji.AddSideTag("eln-build-side-10", "ebs-bot", "b-1-1.eln150")
-	form.Set("from_tag", "eln-build-side-10")
+	do("GET", "/oidc/login-token", nil, map[string]string{"Authorization": "Bearer " + e.OIDC.Token(e.Account)})
+	tagElnBuildSide10 := e.SideTag(t, "b-1-1.eln150")
+	form.Set("from_tag", tagElnBuildSide10)
 	if resp, _ := do("POST", "/updates/", form, nil); resp.StatusCode != 400 {
 		t.Fatalf("csrf token from another session accepted: %d", resp.StatusCode)
 	}
@@ -255,8 +284,8 @@ func TestSplitAcrossReleasesAndConcurrentCreate(t *testing.T) {
 	t.Parallel()
 	e := setup(t, bodhisim.Options{Held: true})
 	ctx := ctxT(t)
-	e.koji.AddSideTag("mixed-side", "ebs-bot", "a-1-1.eln150", "b-1-1.fc45")
-	got, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "mixed-side", Notes: "notes", Type: "unspecified"})
+	tagMixedSide := e.SideTag(t, "a-1-1.eln150", "b-1-1.fc45")
+	got, err := e.c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagMixedSide, Notes: "notes", Type: "unspecified"})
 	if err != nil || len(got.Updates) != 2 || len(got.Caveats) != 1 {
 		t.Fatalf("split: %+v %v", got, err)
 	}
@@ -265,13 +294,13 @@ func TestSplitAcrossReleasesAndConcurrentCreate(t *testing.T) {
 	}
 
 	// Many clients race for one side tag: exactly one update.
-	e.koji.AddSideTag("race-side", "ebs-bot", "c-1-1.eln150")
+	tagRaceSide := e.SideTag(t, "c-1-1.eln150")
 	var wg sync.WaitGroup
 	aliases := make([]string, 6)
 	for i := range aliases {
 		wg.Go(func() {
-			c, _ := bodhi.New(bodhi.Options{BaseURL: e.sim.URL(), Tokens: bodhi.StaticToken(e.oidc.Token("ebs-bot")), Logger: slog.New(slog.DiscardHandler)})
-			r, err := c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: "race-side", Notes: "notes", Type: "unspecified", ExpectedNVRs: []string{"c-1-1.eln150"}})
+			c, _ := bodhi.New(bodhi.Options{BaseURL: e.sim.URL(), Tokens: bodhi.StaticToken(e.OIDC.Token(e.Account)), Logger: slog.New(slog.DiscardHandler)})
+			r, err := c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: tagRaceSide, Notes: "notes", Type: "unspecified", ExpectedNVRs: []string{"c-1-1.eln150"}})
 			if err != nil {
 				t.Error(err)
 				return

@@ -8,11 +8,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/bodhi"
+	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
 
 func freeAddr(t *testing.T) string {
@@ -28,6 +31,8 @@ func freeAddr(t *testing.T) string {
 // writes: a client signs in and reads the releases.
 func TestRunWithBuiltinOIDC(t *testing.T) {
 	addr := freeAddr(t)
+	hub := kojihub.Start(t, kojihub.Options{})
+	bot := hub.NewClient(t, "eln-buildsync")
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	r, w, _ := os.Pipe()
 	stdout := os.Stdout
@@ -36,7 +41,7 @@ func TestRunWithBuiltinOIDC(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, config{listen: addr, oidcClientID: "bodhi", oidcBuiltin: true, oidcListen: "127.0.0.1:0",
-			serviceAccount: "ebs", tokenFile: tokenFile, testingAfter: time.Second, stableAfter: time.Second},
+			serviceAccount: "eln-buildsync", tokenFile: tokenFile, kojiURL: hub.URL(), kojiUser: "bodhi", testingAfter: 50 * time.Millisecond, stableAfter: 50 * time.Millisecond},
 			slog.New(slog.DiscardHandler))
 	}()
 	lines := bufio.NewScanner(r)
@@ -62,6 +67,24 @@ func TestRunWithBuiltinOIDC(t *testing.T) {
 	tag, err := c.RawhideStableTag(ctx)
 	if err != nil || tag != "f45" {
 		t.Fatalf("rawhide: %q %v", tag, err)
+	}
+	// An update from a side tag of the Koji simulator reaches stable.
+	st, err := bot.CreateSideTag(ctx, "eln-build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.AddBuild(kojihub.BuildSpec{NVR: "bash-5.3-1.eln150", State: koji.BuildComplete, Tags: []string{st.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CreateUpdate(ctx, bodhi.NewUpdate{FromTag: st.Name, Notes: "Automatic update for ELN rebuild batch", Type: "unspecified"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !slices.Contains(hub.Tagged("eln"), "bash-5.3-1.eln150"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("update %s never tagged its build into eln", got.Updates[0].Alias)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
