@@ -87,6 +87,9 @@ func Check(triggers []Trigger, bodhi config.Bodhi, obs Observation) Findings {
 			return
 		}
 		sort.Strings(problems)
+		if len(problems) > 6 {
+			problems = append(problems[:6:6], fmt.Sprintf("and %d more", len(problems)-6))
+		}
 		fs = append(fs, Finding{Check: check, Detail: strings.Join(problems, "; ")})
 	}
 
