@@ -73,13 +73,15 @@ type Service func(ctx context.Context, log *slog.Logger) error
 // Services maps the service names to runners of their configuration.
 func (c Configs) Services() map[string]Service {
 	return map[string]Service{
-		bridge.Name:         func(ctx context.Context, log *slog.Logger) error { return bridge.Run(ctx, c.Bridge, log) },
-		filter.Name:         func(ctx context.Context, log *slog.Logger) error { return filter.Run(ctx, c.Filter, log) },
-		batcher.Name:        func(ctx context.Context, log *slog.Logger) error { return batcher.Run(ctx, c.Batcher, log) },
-		kojiworker.Name:     func(ctx context.Context, log *slog.Logger) error { return kojiworker.Run(ctx, c.KojiWorker, log) },
-		repowatcher.Name:    func(ctx context.Context, log *slog.Logger) error { return repowatcher.Run(ctx, c.RepoWatcher, log) },
-		bodhipublisher.Name: func(ctx context.Context, log *slog.Logger) error { return bodhipublisher.Run(ctx, c.BodhiPublisher, log) },
-		status.Name:         func(ctx context.Context, log *slog.Logger) error { return status.Run(ctx, c.Status, log) },
+		bridge.Name:      func(ctx context.Context, log *slog.Logger) error { return bridge.Run(ctx, c.Bridge, log) },
+		filter.Name:      func(ctx context.Context, log *slog.Logger) error { return filter.Run(ctx, c.Filter, log) },
+		batcher.Name:     func(ctx context.Context, log *slog.Logger) error { return batcher.Run(ctx, c.Batcher, log) },
+		kojiworker.Name:  func(ctx context.Context, log *slog.Logger) error { return kojiworker.Run(ctx, c.KojiWorker, log) },
+		repowatcher.Name: func(ctx context.Context, log *slog.Logger) error { return repowatcher.Run(ctx, c.RepoWatcher, log) },
+		bodhipublisher.Name: func(ctx context.Context, log *slog.Logger) error {
+			return bodhipublisher.Run(ctx, c.BodhiPublisher, log)
+		},
+		status.Name: func(ctx context.Context, log *slog.Logger) error { return status.Run(ctx, c.Status, log) },
 	}
 }
 
