@@ -257,7 +257,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		httpAddr: httpAddr, grpcAddr: grpcAddr, lull: cfg.Lull, poll: cfg.Poll})
 	if useAMQP {
 		svc.Bridge.AMQPURL = cfg.AMQPURL
-		svc.Bridge.Queue, svc.Bridge.QueueTransient = queue, true
+		// A durable queue (the feeder can see its consumer), deleted at the end.
+		svc.Bridge.Queue = queue
+		cleanups = append(cleanups, func() { _ = world.DeleteQueue(cfg.AMQPURL, queue) })
 		svc.Bridge.RoutingKeys = []string{prefix + ".buildsys.#"}
 		svc.Bridge.TopicPrefix = prefix
 	}

@@ -67,9 +67,9 @@ func Feed(ctx context.Context, c *koji.Client, triggers []Trigger) (int, error) 
 	return len(nvrs) - len(errs), errors.Join(errs...)
 }
 
-// WaitQueue waits until queue exists on the broker at amqpURL (the bridge
-// declares it when it starts consuming): messages published before would
-// be routed nowhere.
+// WaitQueue waits until queue exists on the broker at amqpURL and has a
+// consumer (the bridge declares and binds it, then consumes): messages
+// published before would be routed nowhere. The queue must not be exclusive.
 func WaitQueue(ctx context.Context, amqpURL, queue string) error {
 	for {
 		err := queueExists(amqpURL, queue)
@@ -97,11 +97,28 @@ func queueExists(amqpURL, queue string) error {
 	}
 	defer ch.Close()
 	// A passive declare fails (and closes the channel) when the queue is missing.
-	// An exclusive queue of another connection answers RESOURCE_LOCKED: it exists.
-	_, err = ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	var ae *amqp.Error
-	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
-		return nil
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	if err != nil {
+		return err
 	}
+	if q.Consumers == 0 {
+		return fmt.Errorf("queue %s has no consumer yet", queue)
+	}
+	return nil
+}
+
+// DeleteQueue removes a queue (best effort: the demo's and the tests').
+func DeleteQueue(amqpURL, queue string) error {
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	_, err = ch.QueueDelete(queue, false, false, false)
 	return err
 }
