@@ -136,10 +136,13 @@ type BatchSummary struct {
 	Skipped      int32                  `protobuf:"varint,9,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	BuildSideTag string                 `protobuf:"bytes,10,opt,name=build_side_tag,json=buildSideTag,proto3" json:"build_side_tag,omitempty"`
 	// Slice being built, when BUILDING.
-	CurrentSlice  int32  `protobuf:"varint,11,opt,name=current_slice,json=currentSlice,proto3" json:"current_slice,omitempty"`
-	Slices        int32  `protobuf:"varint,12,opt,name=slices,proto3" json:"slices,omitempty"`
-	Scratch       bool   `protobuf:"varint,13,opt,name=scratch,proto3" json:"scratch,omitempty"`
-	Error         string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	CurrentSlice int32  `protobuf:"varint,11,opt,name=current_slice,json=currentSlice,proto3" json:"current_slice,omitempty"`
+	Slices       int32  `protobuf:"varint,12,opt,name=slices,proto3" json:"slices,omitempty"`
+	Scratch      bool   `protobuf:"varint,13,opt,name=scratch,proto3" json:"scratch,omitempty"`
+	Error        string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	// Detail of the current phase (e.g. the tag being waited on).
+	PhaseDetail   string                 `protobuf:"bytes,15,opt,name=phase_detail,json=phaseDetail,proto3" json:"phase_detail,omitempty"`
+	PhaseSince    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=phase_since,json=phaseSince,proto3" json:"phase_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +275,20 @@ func (x *BatchSummary) GetError() string {
 	return ""
 }
 
+func (x *BatchSummary) GetPhaseDetail() string {
+	if x != nil {
+		return x.PhaseDetail
+	}
+	return ""
+}
+
+func (x *BatchSummary) GetPhaseSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PhaseSince
+	}
+	return nil
+}
+
 type GetStatusResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Paused bool                   `protobuf:"varint,1,opt,name=paused,proto3" json:"paused,omitempty"`
@@ -285,8 +302,18 @@ type GetStatusResponse struct {
 	Denylisted    int32                  `protobuf:"varint,7,opt,name=denylisted,proto3" json:"denylisted,omitempty"`
 	DeadLetters   int32                  `protobuf:"varint,8,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
 	GeneratedAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The most recent batches, newest first (the running one included).
+	Recent []*BatchSummary `protobuf:"bytes,10,rep,name=recent,proto3" json:"recent,omitempty"`
+	// False when open_id_connect is off: every caller is an admin.
+	AuthEnabled bool `protobuf:"varint,11,opt,name=auth_enabled,json=authEnabled,proto3" json:"auth_enabled,omitempty"`
+	// Koji web UI base (taskinfo links are <koji_web_url>/taskinfo?taskID=N).
+	KojiWebUrl string `protobuf:"bytes,12,opt,name=koji_web_url,json=kojiWebUrl,proto3" json:"koji_web_url,omitempty"`
+	// The running batch in full (slices, attempts, tasks, per-package state).
+	RunningDetail *GetBatchResponse `protobuf:"bytes,13,opt,name=running_detail,json=runningDetail,proto3" json:"running_detail,omitempty"`
+	// Packages that failed in recent batches, newest first.
+	RecentFailures []*PackageOutcome `protobuf:"bytes,14,rep,name=recent_failures,json=recentFailures,proto3" json:"recent_failures,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -378,6 +405,41 @@ func (x *GetStatusResponse) GetDeadLetters() int32 {
 func (x *GetStatusResponse) GetGeneratedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.GeneratedAt
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetRecent() []*BatchSummary {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetAuthEnabled() bool {
+	if x != nil {
+		return x.AuthEnabled
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetKojiWebUrl() string {
+	if x != nil {
+		return x.KojiWebUrl
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetRunningDetail() *GetBatchResponse {
+	if x != nil {
+		return x.RunningDetail
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetRecentFailures() []*PackageOutcome {
+	if x != nil {
+		return x.RecentFailures
 	}
 	return nil
 }
@@ -1815,6 +1877,197 @@ func (*WatchBatchEventsResponse_AttemptFinished) isWatchBatchEventsResponse_Even
 
 func (*WatchBatchEventsResponse_Completed) isWatchBatchEventsResponse_Event() {}
 
+type SearchPackagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Substring of the ELN component name (case-insensitive); empty lists the
+	// most recently active packages.
+	Query         string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPackagesRequest) Reset() {
+	*x = SearchPackagesRequest{}
+	mi := &file_ebs_v1_status_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPackagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPackagesRequest) ProtoMessage() {}
+
+func (x *SearchPackagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_status_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPackagesRequest.ProtoReflect.Descriptor instead.
+func (*SearchPackagesRequest) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SearchPackagesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchPackagesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// PackageSummary is one ELN component with what last happened to it.
+type PackageSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Component     string                 `protobuf:"bytes,1,opt,name=component,proto3" json:"component,omitempty"`
+	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	LastKind      string                 `protobuf:"bytes,3,opt,name=last_kind,json=lastKind,proto3" json:"last_kind,omitempty"`
+	LastBatchId   string                 `protobuf:"bytes,4,opt,name=last_batch_id,json=lastBatchId,proto3" json:"last_batch_id,omitempty"`
+	LastState     PackageState           `protobuf:"varint,5,opt,name=last_state,json=lastState,proto3,enum=ebs.v1.PackageState" json:"last_state,omitempty"`
+	LastNvr       string                 `protobuf:"bytes,6,opt,name=last_nvr,json=lastNvr,proto3" json:"last_nvr,omitempty"`
+	Pending       bool                   `protobuf:"varint,7,opt,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageSummary) Reset() {
+	*x = PackageSummary{}
+	mi := &file_ebs_v1_status_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageSummary) ProtoMessage() {}
+
+func (x *PackageSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_status_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageSummary.ProtoReflect.Descriptor instead.
+func (*PackageSummary) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PackageSummary) GetComponent() string {
+	if x != nil {
+		return x.Component
+	}
+	return ""
+}
+
+func (x *PackageSummary) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *PackageSummary) GetLastKind() string {
+	if x != nil {
+		return x.LastKind
+	}
+	return ""
+}
+
+func (x *PackageSummary) GetLastBatchId() string {
+	if x != nil {
+		return x.LastBatchId
+	}
+	return ""
+}
+
+func (x *PackageSummary) GetLastState() PackageState {
+	if x != nil {
+		return x.LastState
+	}
+	return PackageState_PACKAGE_STATE_UNSPECIFIED
+}
+
+func (x *PackageSummary) GetLastNvr() string {
+	if x != nil {
+		return x.LastNvr
+	}
+	return ""
+}
+
+func (x *PackageSummary) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
+}
+
+type SearchPackagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Packages      []*PackageSummary      `protobuf:"bytes,1,rep,name=packages,proto3" json:"packages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPackagesResponse) Reset() {
+	*x = SearchPackagesResponse{}
+	mi := &file_ebs_v1_status_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPackagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPackagesResponse) ProtoMessage() {}
+
+func (x *SearchPackagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_status_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPackagesResponse.ProtoReflect.Descriptor instead.
+func (*SearchPackagesResponse) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SearchPackagesResponse) GetPackages() []*PackageSummary {
+	if x != nil {
+		return x.Packages
+	}
+	return nil
+}
+
 var File_ebs_v1_status_proto protoreflect.FileDescriptor
 
 const file_ebs_v1_status_proto_rawDesc = "" +
@@ -1824,7 +2077,7 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\vPendingItem\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x05R\bposition\x120\n" +
 	"\arequest\x18\x02 \x01(\v2\x16.ebs.v1.RebuildRequestR\arequest\x12?\n" +
-	"\rpending_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fpendingSince\"\xf1\x03\n" +
+	"\rpending_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fpendingSince\"\xd1\x04\n" +
 	"\fBatchSummary\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12(\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x12.ebs.v1.BatchPhaseR\x05phase\x12+\n" +
@@ -1841,7 +2094,10 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\rcurrent_slice\x18\v \x01(\x05R\fcurrentSlice\x12\x16\n" +
 	"\x06slices\x18\f \x01(\x05R\x06slices\x12\x18\n" +
 	"\ascratch\x18\r \x01(\bR\ascratch\x12\x14\n" +
-	"\x05error\x18\x0e \x01(\tR\x05error\"\x9c\x03\n" +
+	"\x05error\x18\x0e \x01(\tR\x05error\x12!\n" +
+	"\fphase_detail\x18\x0f \x01(\tR\vphaseDetail\x12;\n" +
+	"\vphase_since\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"phaseSince\"\x91\x05\n" +
 	"\x11GetStatusResponse\x12\x16\n" +
 	"\x06paused\x18\x01 \x01(\bR\x06paused\x12!\n" +
 	"\fpause_source\x18\x02 \x01(\tR\vpauseSource\x12.\n" +
@@ -1853,7 +2109,14 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"denylisted\x18\a \x01(\x05R\n" +
 	"denylisted\x12!\n" +
 	"\fdead_letters\x18\b \x01(\x05R\vdeadLetters\x12=\n" +
-	"\fgenerated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\"P\n" +
+	"\fgenerated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\x12,\n" +
+	"\x06recent\x18\n" +
+	" \x03(\v2\x14.ebs.v1.BatchSummaryR\x06recent\x12!\n" +
+	"\fauth_enabled\x18\v \x01(\bR\vauthEnabled\x12 \n" +
+	"\fkoji_web_url\x18\f \x01(\tR\n" +
+	"kojiWebUrl\x12?\n" +
+	"\x0erunning_detail\x18\r \x01(\v2\x18.ebs.v1.GetBatchResponseR\rrunningDetail\x12?\n" +
+	"\x0frecent_failures\x18\x0e \x03(\v2\x16.ebs.v1.PackageOutcomeR\x0erecentFailures\"P\n" +
 	"\x12ListBatchesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1961,7 +2224,21 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\x0fattempt_started\x18\x0e \x01(\v2\x16.ebs.v1.AttemptStartedH\x00R\x0eattemptStarted\x12D\n" +
 	"\x10attempt_finished\x18\x0f \x01(\v2\x17.ebs.v1.AttemptFinishedH\x00R\x0fattemptFinished\x126\n" +
 	"\tcompleted\x18\x10 \x01(\v2\x16.ebs.v1.BatchCompletedH\x00R\tcompletedB\a\n" +
-	"\x05event2\xf7\a\n" +
+	"\x05event\"C\n" +
+	"\x15SearchPackagesRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x92\x02\n" +
+	"\x0ePackageSummary\x12\x1c\n" +
+	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x127\n" +
+	"\tlast_seen\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x1b\n" +
+	"\tlast_kind\x18\x03 \x01(\tR\blastKind\x12\"\n" +
+	"\rlast_batch_id\x18\x04 \x01(\tR\vlastBatchId\x123\n" +
+	"\n" +
+	"last_state\x18\x05 \x01(\x0e2\x14.ebs.v1.PackageStateR\tlastState\x12\x19\n" +
+	"\blast_nvr\x18\x06 \x01(\tR\alastNvr\x12\x18\n" +
+	"\apending\x18\a \x01(\bR\apending\"L\n" +
+	"\x16SearchPackagesResponse\x122\n" +
+	"\bpackages\x18\x01 \x03(\v2\x16.ebs.v1.PackageSummaryR\bpackages2\xde\b\n" +
 	"\rStatusService\x12T\n" +
 	"\tGetStatus\x12\x18.ebs.v1.GetStatusRequest\x1a\x19.ebs.v1.GetStatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12[\n" +
@@ -1974,7 +2251,8 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\fListDenylist\x12\x1b.ebs.v1.ListDenylistRequest\x1a\x1c.ebs.v1.ListDenylistResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/denylist\x12k\n" +
 	"\x0fListDeadLetters\x12\x1e.ebs.v1.ListDeadLettersRequest\x1a\x1f.ebs.v1.ListDeadLettersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/deadletters\x12k\n" +
 	"\x10WatchBatchEvents\x12\x1f.ebs.v1.WatchBatchEventsRequest\x1a .ebs.v1.WatchBatchEventsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/events0\x01B.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
+	"/v1/events0\x01\x12e\n" +
+	"\x0eSearchPackages\x12\x1d.ebs.v1.SearchPackagesRequest\x1a\x1e.ebs.v1.SearchPackagesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/packagesB.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
 
 var (
 	file_ebs_v1_status_proto_rawDescOnce sync.Once
@@ -1988,7 +2266,7 @@ func file_ebs_v1_status_proto_rawDescGZIP() []byte {
 	return file_ebs_v1_status_proto_rawDescData
 }
 
-var file_ebs_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_ebs_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_ebs_v1_status_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),          // 0: ebs.v1.GetStatusRequest
 	(*PendingItem)(nil),               // 1: ebs.v1.PendingItem
@@ -2016,89 +2294,102 @@ var file_ebs_v1_status_proto_goTypes = []any{
 	(*ListDeadLettersResponse)(nil),   // 23: ebs.v1.ListDeadLettersResponse
 	(*WatchBatchEventsRequest)(nil),   // 24: ebs.v1.WatchBatchEventsRequest
 	(*WatchBatchEventsResponse)(nil),  // 25: ebs.v1.WatchBatchEventsResponse
-	(*RebuildRequest)(nil),            // 26: ebs.v1.RebuildRequest
-	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
-	(BatchPhase)(0),                   // 28: ebs.v1.BatchPhase
-	(BatchResult)(0),                  // 29: ebs.v1.BatchResult
-	(*ControlState)(nil),              // 30: ebs.v1.ControlState
-	(*BatchOptions)(nil),              // 31: ebs.v1.BatchOptions
-	(*PackageOutcome)(nil),            // 32: ebs.v1.PackageOutcome
-	(*BodhiUpdateRef)(nil),            // 33: ebs.v1.BodhiUpdateRef
-	(*DenylistEntry)(nil),             // 34: ebs.v1.DenylistEntry
-	(*DeadLetter)(nil),                // 35: ebs.v1.DeadLetter
-	(*BatchStarted)(nil),              // 36: ebs.v1.BatchStarted
-	(*BatchPhaseChanged)(nil),         // 37: ebs.v1.BatchPhaseChanged
-	(*SliceStarted)(nil),              // 38: ebs.v1.SliceStarted
-	(*SliceFinished)(nil),             // 39: ebs.v1.SliceFinished
-	(*AttemptStarted)(nil),            // 40: ebs.v1.AttemptStarted
-	(*AttemptFinished)(nil),           // 41: ebs.v1.AttemptFinished
-	(*BatchCompleted)(nil),            // 42: ebs.v1.BatchCompleted
+	(*SearchPackagesRequest)(nil),     // 26: ebs.v1.SearchPackagesRequest
+	(*PackageSummary)(nil),            // 27: ebs.v1.PackageSummary
+	(*SearchPackagesResponse)(nil),    // 28: ebs.v1.SearchPackagesResponse
+	(*RebuildRequest)(nil),            // 29: ebs.v1.RebuildRequest
+	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
+	(BatchPhase)(0),                   // 31: ebs.v1.BatchPhase
+	(BatchResult)(0),                  // 32: ebs.v1.BatchResult
+	(*ControlState)(nil),              // 33: ebs.v1.ControlState
+	(*PackageOutcome)(nil),            // 34: ebs.v1.PackageOutcome
+	(*BatchOptions)(nil),              // 35: ebs.v1.BatchOptions
+	(*BodhiUpdateRef)(nil),            // 36: ebs.v1.BodhiUpdateRef
+	(*DenylistEntry)(nil),             // 37: ebs.v1.DenylistEntry
+	(*DeadLetter)(nil),                // 38: ebs.v1.DeadLetter
+	(*BatchStarted)(nil),              // 39: ebs.v1.BatchStarted
+	(*BatchPhaseChanged)(nil),         // 40: ebs.v1.BatchPhaseChanged
+	(*SliceStarted)(nil),              // 41: ebs.v1.SliceStarted
+	(*SliceFinished)(nil),             // 42: ebs.v1.SliceFinished
+	(*AttemptStarted)(nil),            // 43: ebs.v1.AttemptStarted
+	(*AttemptFinished)(nil),           // 44: ebs.v1.AttemptFinished
+	(*BatchCompleted)(nil),            // 45: ebs.v1.BatchCompleted
+	(PackageState)(0),                 // 46: ebs.v1.PackageState
 }
 var file_ebs_v1_status_proto_depIdxs = []int32{
-	26, // 0: ebs.v1.PendingItem.request:type_name -> ebs.v1.RebuildRequest
-	27, // 1: ebs.v1.PendingItem.pending_since:type_name -> google.protobuf.Timestamp
-	28, // 2: ebs.v1.BatchSummary.phase:type_name -> ebs.v1.BatchPhase
-	29, // 3: ebs.v1.BatchSummary.result:type_name -> ebs.v1.BatchResult
-	27, // 4: ebs.v1.BatchSummary.started_at:type_name -> google.protobuf.Timestamp
-	27, // 5: ebs.v1.BatchSummary.completed_at:type_name -> google.protobuf.Timestamp
-	30, // 6: ebs.v1.GetStatusResponse.control:type_name -> ebs.v1.ControlState
-	2,  // 7: ebs.v1.GetStatusResponse.running:type_name -> ebs.v1.BatchSummary
-	1,  // 8: ebs.v1.GetStatusResponse.pending:type_name -> ebs.v1.PendingItem
-	2,  // 9: ebs.v1.GetStatusResponse.last_completed:type_name -> ebs.v1.BatchSummary
-	27, // 10: ebs.v1.GetStatusResponse.generated_at:type_name -> google.protobuf.Timestamp
-	2,  // 11: ebs.v1.ListBatchesResponse.batches:type_name -> ebs.v1.BatchSummary
-	27, // 12: ebs.v1.TaskDetail.submitted_at:type_name -> google.protobuf.Timestamp
-	27, // 13: ebs.v1.TaskDetail.finished_at:type_name -> google.protobuf.Timestamp
-	27, // 14: ebs.v1.AttemptDetail.started_at:type_name -> google.protobuf.Timestamp
-	27, // 15: ebs.v1.AttemptDetail.finished_at:type_name -> google.protobuf.Timestamp
-	7,  // 16: ebs.v1.AttemptDetail.tasks:type_name -> ebs.v1.TaskDetail
-	8,  // 17: ebs.v1.SliceDetail.attempts:type_name -> ebs.v1.AttemptDetail
-	2,  // 18: ebs.v1.GetBatchResponse.summary:type_name -> ebs.v1.BatchSummary
-	31, // 19: ebs.v1.GetBatchResponse.options:type_name -> ebs.v1.BatchOptions
-	9,  // 20: ebs.v1.GetBatchResponse.slices:type_name -> ebs.v1.SliceDetail
-	32, // 21: ebs.v1.GetBatchResponse.packages:type_name -> ebs.v1.PackageOutcome
-	33, // 22: ebs.v1.GetBatchResponse.updates:type_name -> ebs.v1.BodhiUpdateRef
-	27, // 23: ebs.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	12, // 24: ebs.v1.GetPackageHistoryResponse.entries:type_name -> ebs.v1.HistoryEntry
-	32, // 25: ebs.v1.GetPackageHistoryResponse.latest:type_name -> ebs.v1.PackageOutcome
-	1,  // 26: ebs.v1.GetPackageHistoryResponse.pending:type_name -> ebs.v1.PendingItem
-	30, // 27: ebs.v1.PauseResponse.control:type_name -> ebs.v1.ControlState
-	30, // 28: ebs.v1.ResumeResponse.control:type_name -> ebs.v1.ControlState
-	34, // 29: ebs.v1.ListDenylistResponse.entries:type_name -> ebs.v1.DenylistEntry
-	35, // 30: ebs.v1.ListDeadLettersResponse.dead_letters:type_name -> ebs.v1.DeadLetter
-	27, // 31: ebs.v1.WatchBatchEventsResponse.at:type_name -> google.protobuf.Timestamp
-	36, // 32: ebs.v1.WatchBatchEventsResponse.started:type_name -> ebs.v1.BatchStarted
-	37, // 33: ebs.v1.WatchBatchEventsResponse.phase_changed:type_name -> ebs.v1.BatchPhaseChanged
-	38, // 34: ebs.v1.WatchBatchEventsResponse.slice_started:type_name -> ebs.v1.SliceStarted
-	39, // 35: ebs.v1.WatchBatchEventsResponse.slice_finished:type_name -> ebs.v1.SliceFinished
-	40, // 36: ebs.v1.WatchBatchEventsResponse.attempt_started:type_name -> ebs.v1.AttemptStarted
-	41, // 37: ebs.v1.WatchBatchEventsResponse.attempt_finished:type_name -> ebs.v1.AttemptFinished
-	42, // 38: ebs.v1.WatchBatchEventsResponse.completed:type_name -> ebs.v1.BatchCompleted
-	0,  // 39: ebs.v1.StatusService.GetStatus:input_type -> ebs.v1.GetStatusRequest
-	4,  // 40: ebs.v1.StatusService.ListBatches:input_type -> ebs.v1.ListBatchesRequest
-	6,  // 41: ebs.v1.StatusService.GetBatch:input_type -> ebs.v1.GetBatchRequest
-	11, // 42: ebs.v1.StatusService.GetPackageHistory:input_type -> ebs.v1.GetPackageHistoryRequest
-	14, // 43: ebs.v1.StatusService.TriggerRebuild:input_type -> ebs.v1.TriggerRebuildRequest
-	16, // 44: ebs.v1.StatusService.Pause:input_type -> ebs.v1.PauseRequest
-	18, // 45: ebs.v1.StatusService.Resume:input_type -> ebs.v1.ResumeRequest
-	20, // 46: ebs.v1.StatusService.ListDenylist:input_type -> ebs.v1.ListDenylistRequest
-	22, // 47: ebs.v1.StatusService.ListDeadLetters:input_type -> ebs.v1.ListDeadLettersRequest
-	24, // 48: ebs.v1.StatusService.WatchBatchEvents:input_type -> ebs.v1.WatchBatchEventsRequest
-	3,  // 49: ebs.v1.StatusService.GetStatus:output_type -> ebs.v1.GetStatusResponse
-	5,  // 50: ebs.v1.StatusService.ListBatches:output_type -> ebs.v1.ListBatchesResponse
-	10, // 51: ebs.v1.StatusService.GetBatch:output_type -> ebs.v1.GetBatchResponse
-	13, // 52: ebs.v1.StatusService.GetPackageHistory:output_type -> ebs.v1.GetPackageHistoryResponse
-	15, // 53: ebs.v1.StatusService.TriggerRebuild:output_type -> ebs.v1.TriggerRebuildResponse
-	17, // 54: ebs.v1.StatusService.Pause:output_type -> ebs.v1.PauseResponse
-	19, // 55: ebs.v1.StatusService.Resume:output_type -> ebs.v1.ResumeResponse
-	21, // 56: ebs.v1.StatusService.ListDenylist:output_type -> ebs.v1.ListDenylistResponse
-	23, // 57: ebs.v1.StatusService.ListDeadLetters:output_type -> ebs.v1.ListDeadLettersResponse
-	25, // 58: ebs.v1.StatusService.WatchBatchEvents:output_type -> ebs.v1.WatchBatchEventsResponse
-	49, // [49:59] is the sub-list for method output_type
-	39, // [39:49] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	29, // 0: ebs.v1.PendingItem.request:type_name -> ebs.v1.RebuildRequest
+	30, // 1: ebs.v1.PendingItem.pending_since:type_name -> google.protobuf.Timestamp
+	31, // 2: ebs.v1.BatchSummary.phase:type_name -> ebs.v1.BatchPhase
+	32, // 3: ebs.v1.BatchSummary.result:type_name -> ebs.v1.BatchResult
+	30, // 4: ebs.v1.BatchSummary.started_at:type_name -> google.protobuf.Timestamp
+	30, // 5: ebs.v1.BatchSummary.completed_at:type_name -> google.protobuf.Timestamp
+	30, // 6: ebs.v1.BatchSummary.phase_since:type_name -> google.protobuf.Timestamp
+	33, // 7: ebs.v1.GetStatusResponse.control:type_name -> ebs.v1.ControlState
+	2,  // 8: ebs.v1.GetStatusResponse.running:type_name -> ebs.v1.BatchSummary
+	1,  // 9: ebs.v1.GetStatusResponse.pending:type_name -> ebs.v1.PendingItem
+	2,  // 10: ebs.v1.GetStatusResponse.last_completed:type_name -> ebs.v1.BatchSummary
+	30, // 11: ebs.v1.GetStatusResponse.generated_at:type_name -> google.protobuf.Timestamp
+	2,  // 12: ebs.v1.GetStatusResponse.recent:type_name -> ebs.v1.BatchSummary
+	10, // 13: ebs.v1.GetStatusResponse.running_detail:type_name -> ebs.v1.GetBatchResponse
+	34, // 14: ebs.v1.GetStatusResponse.recent_failures:type_name -> ebs.v1.PackageOutcome
+	2,  // 15: ebs.v1.ListBatchesResponse.batches:type_name -> ebs.v1.BatchSummary
+	30, // 16: ebs.v1.TaskDetail.submitted_at:type_name -> google.protobuf.Timestamp
+	30, // 17: ebs.v1.TaskDetail.finished_at:type_name -> google.protobuf.Timestamp
+	30, // 18: ebs.v1.AttemptDetail.started_at:type_name -> google.protobuf.Timestamp
+	30, // 19: ebs.v1.AttemptDetail.finished_at:type_name -> google.protobuf.Timestamp
+	7,  // 20: ebs.v1.AttemptDetail.tasks:type_name -> ebs.v1.TaskDetail
+	8,  // 21: ebs.v1.SliceDetail.attempts:type_name -> ebs.v1.AttemptDetail
+	2,  // 22: ebs.v1.GetBatchResponse.summary:type_name -> ebs.v1.BatchSummary
+	35, // 23: ebs.v1.GetBatchResponse.options:type_name -> ebs.v1.BatchOptions
+	9,  // 24: ebs.v1.GetBatchResponse.slices:type_name -> ebs.v1.SliceDetail
+	34, // 25: ebs.v1.GetBatchResponse.packages:type_name -> ebs.v1.PackageOutcome
+	36, // 26: ebs.v1.GetBatchResponse.updates:type_name -> ebs.v1.BodhiUpdateRef
+	30, // 27: ebs.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	12, // 28: ebs.v1.GetPackageHistoryResponse.entries:type_name -> ebs.v1.HistoryEntry
+	34, // 29: ebs.v1.GetPackageHistoryResponse.latest:type_name -> ebs.v1.PackageOutcome
+	1,  // 30: ebs.v1.GetPackageHistoryResponse.pending:type_name -> ebs.v1.PendingItem
+	33, // 31: ebs.v1.PauseResponse.control:type_name -> ebs.v1.ControlState
+	33, // 32: ebs.v1.ResumeResponse.control:type_name -> ebs.v1.ControlState
+	37, // 33: ebs.v1.ListDenylistResponse.entries:type_name -> ebs.v1.DenylistEntry
+	38, // 34: ebs.v1.ListDeadLettersResponse.dead_letters:type_name -> ebs.v1.DeadLetter
+	30, // 35: ebs.v1.WatchBatchEventsResponse.at:type_name -> google.protobuf.Timestamp
+	39, // 36: ebs.v1.WatchBatchEventsResponse.started:type_name -> ebs.v1.BatchStarted
+	40, // 37: ebs.v1.WatchBatchEventsResponse.phase_changed:type_name -> ebs.v1.BatchPhaseChanged
+	41, // 38: ebs.v1.WatchBatchEventsResponse.slice_started:type_name -> ebs.v1.SliceStarted
+	42, // 39: ebs.v1.WatchBatchEventsResponse.slice_finished:type_name -> ebs.v1.SliceFinished
+	43, // 40: ebs.v1.WatchBatchEventsResponse.attempt_started:type_name -> ebs.v1.AttemptStarted
+	44, // 41: ebs.v1.WatchBatchEventsResponse.attempt_finished:type_name -> ebs.v1.AttemptFinished
+	45, // 42: ebs.v1.WatchBatchEventsResponse.completed:type_name -> ebs.v1.BatchCompleted
+	30, // 43: ebs.v1.PackageSummary.last_seen:type_name -> google.protobuf.Timestamp
+	46, // 44: ebs.v1.PackageSummary.last_state:type_name -> ebs.v1.PackageState
+	27, // 45: ebs.v1.SearchPackagesResponse.packages:type_name -> ebs.v1.PackageSummary
+	0,  // 46: ebs.v1.StatusService.GetStatus:input_type -> ebs.v1.GetStatusRequest
+	4,  // 47: ebs.v1.StatusService.ListBatches:input_type -> ebs.v1.ListBatchesRequest
+	6,  // 48: ebs.v1.StatusService.GetBatch:input_type -> ebs.v1.GetBatchRequest
+	11, // 49: ebs.v1.StatusService.GetPackageHistory:input_type -> ebs.v1.GetPackageHistoryRequest
+	14, // 50: ebs.v1.StatusService.TriggerRebuild:input_type -> ebs.v1.TriggerRebuildRequest
+	16, // 51: ebs.v1.StatusService.Pause:input_type -> ebs.v1.PauseRequest
+	18, // 52: ebs.v1.StatusService.Resume:input_type -> ebs.v1.ResumeRequest
+	20, // 53: ebs.v1.StatusService.ListDenylist:input_type -> ebs.v1.ListDenylistRequest
+	22, // 54: ebs.v1.StatusService.ListDeadLetters:input_type -> ebs.v1.ListDeadLettersRequest
+	24, // 55: ebs.v1.StatusService.WatchBatchEvents:input_type -> ebs.v1.WatchBatchEventsRequest
+	26, // 56: ebs.v1.StatusService.SearchPackages:input_type -> ebs.v1.SearchPackagesRequest
+	3,  // 57: ebs.v1.StatusService.GetStatus:output_type -> ebs.v1.GetStatusResponse
+	5,  // 58: ebs.v1.StatusService.ListBatches:output_type -> ebs.v1.ListBatchesResponse
+	10, // 59: ebs.v1.StatusService.GetBatch:output_type -> ebs.v1.GetBatchResponse
+	13, // 60: ebs.v1.StatusService.GetPackageHistory:output_type -> ebs.v1.GetPackageHistoryResponse
+	15, // 61: ebs.v1.StatusService.TriggerRebuild:output_type -> ebs.v1.TriggerRebuildResponse
+	17, // 62: ebs.v1.StatusService.Pause:output_type -> ebs.v1.PauseResponse
+	19, // 63: ebs.v1.StatusService.Resume:output_type -> ebs.v1.ResumeResponse
+	21, // 64: ebs.v1.StatusService.ListDenylist:output_type -> ebs.v1.ListDenylistResponse
+	23, // 65: ebs.v1.StatusService.ListDeadLetters:output_type -> ebs.v1.ListDeadLettersResponse
+	25, // 66: ebs.v1.StatusService.WatchBatchEvents:output_type -> ebs.v1.WatchBatchEventsResponse
+	28, // 67: ebs.v1.StatusService.SearchPackages:output_type -> ebs.v1.SearchPackagesResponse
+	57, // [57:68] is the sub-list for method output_type
+	46, // [46:57] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_ebs_v1_status_proto_init() }
@@ -2124,7 +2415,7 @@ func file_ebs_v1_status_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ebs_v1_status_proto_rawDesc), len(file_ebs_v1_status_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	StatusService_ListDenylist_FullMethodName      = "/ebs.v1.StatusService/ListDenylist"
 	StatusService_ListDeadLetters_FullMethodName   = "/ebs.v1.StatusService/ListDeadLetters"
 	StatusService_WatchBatchEvents_FullMethodName  = "/ebs.v1.StatusService/WatchBatchEvents"
+	StatusService_SearchPackages_FullMethodName    = "/ebs.v1.StatusService/SearchPackages"
 )
 
 // StatusServiceClient is the client API for StatusService service.
@@ -60,6 +61,9 @@ type StatusServiceClient interface {
 	ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error)
 	// Batch events as they happen (and, from since_sequence, as they happened).
 	WatchBatchEvents(ctx context.Context, in *WatchBatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBatchEventsResponse], error)
+	// ELN components whose name contains query, with their latest state: the
+	// entry point of the status page's package search.
+	SearchPackages(ctx context.Context, in *SearchPackagesRequest, opts ...grpc.CallOption) (*SearchPackagesResponse, error)
 }
 
 type statusServiceClient struct {
@@ -179,6 +183,16 @@ func (c *statusServiceClient) WatchBatchEvents(ctx context.Context, in *WatchBat
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type StatusService_WatchBatchEventsClient = grpc.ServerStreamingClient[WatchBatchEventsResponse]
 
+func (c *statusServiceClient) SearchPackages(ctx context.Context, in *SearchPackagesRequest, opts ...grpc.CallOption) (*SearchPackagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchPackagesResponse)
+	err := c.cc.Invoke(ctx, StatusService_SearchPackages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StatusServiceServer is the server API for StatusService service.
 // All implementations must embed UnimplementedStatusServiceServer
 // for forward compatibility.
@@ -208,6 +222,9 @@ type StatusServiceServer interface {
 	ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error)
 	// Batch events as they happen (and, from since_sequence, as they happened).
 	WatchBatchEvents(*WatchBatchEventsRequest, grpc.ServerStreamingServer[WatchBatchEventsResponse]) error
+	// ELN components whose name contains query, with their latest state: the
+	// entry point of the status page's package search.
+	SearchPackages(context.Context, *SearchPackagesRequest) (*SearchPackagesResponse, error)
 	mustEmbedUnimplementedStatusServiceServer()
 }
 
@@ -247,6 +264,9 @@ func (UnimplementedStatusServiceServer) ListDeadLetters(context.Context, *ListDe
 }
 func (UnimplementedStatusServiceServer) WatchBatchEvents(*WatchBatchEventsRequest, grpc.ServerStreamingServer[WatchBatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchBatchEvents not implemented")
+}
+func (UnimplementedStatusServiceServer) SearchPackages(context.Context, *SearchPackagesRequest) (*SearchPackagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchPackages not implemented")
 }
 func (UnimplementedStatusServiceServer) mustEmbedUnimplementedStatusServiceServer() {}
 func (UnimplementedStatusServiceServer) testEmbeddedByValue()                       {}
@@ -442,6 +462,24 @@ func _StatusService_WatchBatchEvents_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type StatusService_WatchBatchEventsServer = grpc.ServerStreamingServer[WatchBatchEventsResponse]
 
+func _StatusService_SearchPackages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchPackagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatusServiceServer).SearchPackages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatusService_SearchPackages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatusServiceServer).SearchPackages(ctx, req.(*SearchPackagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StatusService_ServiceDesc is the grpc.ServiceDesc for StatusService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -484,6 +522,10 @@ var StatusService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeadLetters",
 			Handler:    _StatusService_ListDeadLetters_Handler,
+		},
+		{
+			MethodName: "SearchPackages",
+			Handler:    _StatusService_SearchPackages_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

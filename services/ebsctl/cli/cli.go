@@ -40,6 +40,9 @@ func usage() string {
 		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
 	}
 	b.WriteString("  help       this text\n")
+	b.WriteString("\nAPI commands take --server (env EBS_SERVER, default 127.0.0.1:9090), --token-file\n" +
+		"(else env EBS_TOKEN), --tls, --timeout and --json.\n" +
+		"exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 not allowed (token), 5 server unavailable\n")
 	return b.String()
 }
 

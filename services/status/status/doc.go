@@ -1,6 +1,43 @@
-// Package status is the status service: it projects every event into PostgreSQL and serves the StatusService, the status page and the ELNBuildSync-compatible endpoints.
+// Package status is the status service, the query and control side of ebs.
 //
-// Not built yet: until its issue lands, Run only connects to NATS, provisions
-// the streams, buckets and consumers, serves /alive, /startup and /metrics,
-// and waits for shutdown. It produces no results.
+// It projects every event of the EBS stream into PostgreSQL (libs/store),
+// serves the StatusService over gRPC (with health and reflection) and, through
+// grpc-gateway, as HTTP/JSON under /v1; it serves the ELNBuildSync-compatible
+// endpoints (/alive, /startup, /status.html, /status.json, /trigger,
+// /control/pause|unpause, /login, /oidc/callback, /logout, all with
+// Cache-Control: no-cache), writes the runtime pause into KV ebs_control,
+// publishes manual rebuilds (ebs.rebuild.manual, resolved by the filter),
+// exposes /metrics (also on the admin port), and mails persistent build
+// failures on ebs.batch.completed (durable status-mail).
+//
+// Reads are public; TriggerRebuild, Pause and Resume (and POST /trigger,
+// /control/*) need an admin: a bearer token (session id, OIDC ID or access
+// token) of a user in open_id_connect.admin_groups. The session cookie alone
+// identifies a browser for reads but never authorizes a mutation. With
+// open_id_connect: false everyone is the admin "anonymous", with a warning in
+// the log and on the page. Errors map to gRPC codes in one place (errors.go);
+// the gateway and the compatible endpoints derive HTTP statuses from them.
+//
+// The running batch and its per-package state come from the projected
+// events (ebs.batch.*, ebs.koji.evt.*), not from the batcher's checkpoints;
+// the pending queue is read from KV ebs_pending and the denylist from
+// ebs_failed. /status.json is regenerated every control.status_interval from
+// Koji (libs/koji: listTagged, listBuilds, listTags) for every component of
+// the Content Resolver lists and overrides.
+//
+// Zero Config values are working defaults: database from EBS_DATABASE_URL,
+// else postgres://postgres@127.0.0.1:5432/ebs (created when missing), HTTP
+// 127.0.0.1:8080, gRPC 127.0.0.1:9090, no auth, no mail, no Koji reads.
+//
+// In a test, statustest.Start runs it on an embedded NATS server, a fresh
+// database and kernel-chosen ports, optionally seeded with a realistic
+// history:
+//
+//	env := statustest.Start(t, statustest.Options{Seed: true})
+//	conn, _ := grpc.NewClient("passthrough:///"+env.Server.GRPCAddr, ...)
+//	http.Get(env.HTTPURL() + "/status.html")
+//
+// or directly: srv, err := status.Start(ctx, status.Config{Common: c,
+// HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"}, log); srv.HTTPAddr,
+// srv.GRPCAddr; srv.Wait() after cancelling ctx.
 package status

@@ -1,0 +1,185 @@
+package status_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/fedora-eln/ebs/libs/auth"
+	"github.com/fedora-eln/ebs/libs/auth/authtest"
+	"github.com/fedora-eln/ebs/libs/config"
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
+	ebsstatus "github.com/fedora-eln/ebs/services/status/status"
+	"github.com/fedora-eln/ebs/services/status/status/statustest"
+	"os"
+	"path/filepath"
+)
+
+var (
+	adminUser = authtest.User{Sub: "1", Nickname: "alice", Groups: []string{"eln-admins"}}
+	otherUser = authtest.User{Sub: "2", Nickname: "mallory", Groups: []string{"packager"}}
+)
+
+// authEnv starts status with OIDC on against an in-process provider.
+func authEnv(t *testing.T) (*statustest.Env, *authtest.Provider) {
+	t.Helper()
+	prov := authtest.Start(t, adminUser)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(prov.ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ebsstatus.Config{
+		OIDCIssuer: prov.Issuer(), OIDCClientSecretFile: secret,
+		Settings: &config.Config{OIDC: &config.OIDC{AuthURL: prov.AuthURL(), TokenEndpoint: prov.TokenURL(),
+			UserinfoEndpoint: prov.UserinfoURL(), ClientID: prov.ClientID, AdminGroups: []string{"eln-admins"},
+			Scopes: []string{"openid", "profile"}}},
+	}
+	return statustest.Start(t, statustest.Options{Config: cfg}), prov
+}
+
+// session makes a session directly in the store (the browser flow is
+// tested in libs/auth and below through /login).
+func session(t *testing.T, env *statustest.Env, u authtest.User, ttl time.Duration) string {
+	t.Helper()
+	s := auth.Session{ID: auth.NewSessionID(), Username: u.Nickname, Groups: u.Groups, CreatedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(ttl)}
+	if err := env.Server.Store.CreateSession(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+func TestAuthOnGRPC(t *testing.T) {
+	t.Parallel()
+	env, prov := authEnv(t)
+	cc, err := grpc.NewClient("passthrough:///"+env.Server.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	c := ebsv1.NewStatusServiceClient(cc)
+	admin := session(t, env, adminUser, time.Hour)
+	other := session(t, env, otherUser, time.Hour)
+	expired := session(t, env, adminUser, -time.Minute)
+	_, idTok := prov.Mint(adminUser, "", time.Hour)
+	with := func(tok string) context.Context {
+		if tok == "" {
+			return context.Background()
+		}
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	}
+	for _, tt := range []struct {
+		name string
+		tok  string
+		want codes.Code
+	}{
+		{"no token", "", codes.Unauthenticated},
+		{"wrong group", other, codes.PermissionDenied},
+		{"expired session", expired, codes.Unauthenticated},
+		{"garbage", "xyz", codes.Unauthenticated},
+		{"valid admin session", admin, codes.OK},
+		{"valid admin ID token", idTok, codes.OK},
+	} {
+		_, err := c.Pause(with(tt.tok), &ebsv1.PauseRequest{Reason: tt.name})
+		if got := status.Code(err); got != tt.want {
+			t.Errorf("Pause with %s: %v (%v), want %v", tt.name, got, err, tt.want)
+		}
+		_, err = c.TriggerRebuild(with(tt.tok), &ebsv1.TriggerRebuildRequest{Components: []string{"zlib"}})
+		if got := status.Code(err); got != tt.want {
+			t.Errorf("TriggerRebuild with %s: %v, want %v", tt.name, got, tt.want)
+		}
+		_, err = c.Resume(with(tt.tok), &ebsv1.ResumeRequest{})
+		if got := status.Code(err); got != tt.want {
+			t.Errorf("Resume with %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Reads need no token.
+	st, err := c.GetStatus(context.Background(), &ebsv1.GetStatusRequest{})
+	if err != nil || !st.AuthEnabled {
+		t.Fatalf("GetStatus without token: %v %v", st, err)
+	}
+	// The admin's pause was recorded with the admin's name.
+	if _, err := c.Pause(with(admin), &ebsv1.PauseRequest{Reason: "by alice"}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = c.GetStatus(context.Background(), &ebsv1.GetStatusRequest{})
+	if st.Control.GetChangedBy() != "alice" || !st.Paused {
+		t.Errorf("pause by %q paused %v", st.Control.GetChangedBy(), st.Paused)
+	}
+}
+
+func TestAuthOnHTTPAndGateway(t *testing.T) {
+	t.Parallel()
+	env, _ := authEnv(t)
+	base := env.HTTPURL()
+	admin := session(t, env, adminUser, time.Hour)
+	other := session(t, env, otherUser, time.Hour)
+	expired := session(t, env, adminUser, -time.Minute)
+	json := map[string]string{"Content-Type": "application/json"}
+	bearer := func(tok string) map[string]string {
+		return map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + tok}
+	}
+	cookie := func(tok string) map[string]string {
+		return map[string]string{"Content-Type": "application/json", "Cookie": auth.CookieName + "=" + tok}
+	}
+	for _, tt := range []struct {
+		name, method, path, body string
+		h                        map[string]string
+		want                     int
+		contains                 string
+	}{
+		{"trigger no token", "POST", "/trigger", `["zlib"]`, json, 401, ""},
+		{"trigger wrong group", "POST", "/trigger", `["zlib"]`, bearer(other), 403, "mallory"},
+		{"trigger expired session", "POST", "/trigger", `["zlib"]`, bearer(expired), 401, ""},
+		{"trigger cookie only", "POST", "/trigger", `["zlib"]`, cookie(admin), 403, "cookie alone"},
+		{"trigger admin", "POST", "/trigger", `["zlib"]`, bearer(admin), 200, "User alice requesting builds of:\nzlib"},
+		{"trigger admin wrong type", "POST", "/trigger", `["zlib"]`, map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "text/plain"}, 415, ""},
+		{"trigger page unauthenticated", "GET", "/trigger", "", nil, 307, ""},
+		{"trigger page shows token", "GET", "/trigger?show_token=1", "", cookie(admin), 200, admin},
+		{"pause no token", "POST", "/control/pause", "", nil, 401, ""},
+		{"pause wrong group", "POST", "/control/pause", "", bearer(other), 403, ""},
+		{"pause admin", "POST", "/control/pause", "", bearer(admin), 200, "paused by alice"},
+		{"gateway pause no token", "POST", "/v1/control/pause", `{}`, json, 401, "authentication required"},
+		{"gateway pause wrong group", "POST", "/v1/control/pause", `{}`, bearer(other), 403, "admin group"},
+		{"gateway pause cookie only", "POST", "/v1/control/pause", `{}`, cookie(admin), 403, "cookie alone"},
+		{"gateway pause expired", "POST", "/v1/control/pause", `{}`, bearer(expired), 401, ""},
+		{"gateway resume admin", "POST", "/v1/control/resume", `{}`, bearer(admin), 200, "alice"},
+		{"gateway status public", "GET", "/v1/status", "", nil, 200, `"authEnabled":true`},
+		{"page has no auth warning", "GET", "/status.html", "", cookie(admin), 200, "alice (admin)"},
+		{"login redirects to provider", "GET", "/login", "", nil, 307, ""},
+		{"callback without state", "GET", "/oidc/callback?code=x", "", nil, 400, ""},
+	} {
+		r := request(t, tt.method, base+tt.path, tt.body, tt.h)
+		if r.code != tt.want || !strings.Contains(r.body, tt.contains) {
+			t.Errorf("%s: %d %q; want %d containing %q", tt.name, r.code, trim(r.body), tt.want, tt.contains)
+		}
+		if tt.name == "page has no auth warning" && strings.Contains(r.body, "Authentication is disabled") {
+			t.Error("auth warning shown with auth enabled")
+		}
+		if tt.name == "trigger page unauthenticated" && r.header.Get("Location") != "/login?return_to=%2Ftrigger" {
+			t.Errorf("redirect to %q", r.header.Get("Location"))
+		}
+	}
+	// The full browser login through the provider ends with a working cookie.
+	jar := newJar(t)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	resp, err := c.Get(base + "/login?return_to=/whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := new(strings.Builder)
+	b := make([]byte, 1024)
+	n, _ := resp.Body.Read(b)
+	buf.Write(b[:n])
+	if resp.StatusCode != 200 || !strings.Contains(buf.String(), `"user":"alice"`) || !strings.Contains(buf.String(), `"admin":true`) {
+		t.Fatalf("after login: %d %s", resp.StatusCode, buf.String())
+	}
+}
