@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"strings"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/oidctest"
@@ -27,4 +28,9 @@ func wireServices(c *allinone.Configs, w wiring) {
 	c.BodhiPublisher.OIDCClientID, c.BodhiPublisher.OIDCClientSecret = w.oidc.ClientID(), w.oidc.ClientSecret()
 	c.BodhiPublisher.OIDCClientSecretFile, c.BodhiPublisher.TokenFile = "", ""
 	c.BodhiPublisher.FollowInterval = time.Second
+
+	c.Status.DatabaseURL = w.dbURL
+	c.Status.HTTPAddr, c.Status.GRPCAddr = w.httpAddr, w.grpcAddr
+	c.Status.KojiHubURL = w.kojiURL
+	c.Status.KojiWebURL = strings.TrimSuffix(w.kojiURL, "hub")
 }
