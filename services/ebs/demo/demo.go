@@ -473,17 +473,15 @@ func amqpAnswers(url string) bool {
 	return true
 }
 
-// freeOr returns addr when it can be listened on, else a free port on its host.
+// freeOr returns addr when it can be listened on, else a free port on its
+// host; port 0 is resolved to a concrete free port.
 func freeOr(addr string) string {
 	l, err := net.Listen("tcp", addr)
-	if err == nil {
-		_ = l.Close()
-		return addr
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	l, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return addr
+		host, _, _ := net.SplitHostPort(addr)
+		if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return addr
+		}
 	}
 	defer l.Close()
 	return l.Addr().String()
