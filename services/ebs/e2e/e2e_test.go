@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	"github.com/fedora-eln/ebs/services/ebs/world"
 )
 
@@ -26,6 +27,25 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("the batch did not end as the configuration demands:\n%s", fs)
 	}
 	t.Logf("checks:\n%s", fs)
+
+	// The BatchCompleted event, and the status service's view of it.
+	obs := s.Obs.Observation()
+	if len(obs.Completed) != 1 {
+		t.Fatalf("%d BatchCompleted events, want 1", len(obs.Completed))
+	}
+	bc := obs.Completed[0]
+	outcomes := map[string]*ebsv1.PackageOutcome{}
+	for _, o := range bc.GetOutcomes() {
+		outcomes[o.GetComponent()] = o
+	}
+	var check []string
+	for _, tr := range trs {
+		if tr.Eligible && (tr.Has(world.RoleRenamed) || tr.Has(world.RoleFailing) || tr.Has(world.RoleFlaky) || tr.Fedora == "llvm") {
+			check = append(check, tr.ELN)
+		}
+	}
+	s.checkStatusAPI(ctx, outcomes, check...)
+	s.checkDatabase(ctx, bc)
 	if c := s.Crashes(); len(c) > 0 {
 		t.Fatalf("processes exited on their own: %v", c)
 	}
