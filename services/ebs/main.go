@@ -170,6 +170,8 @@ func runWorld(args []string) int {
 		lifecycle.StringVar(fs, &cfg.Listen, "listen", "EBS_WORLD_LISTEN", "127.0.0.1:8082", "serve the Content Resolver lists here")
 		lifecycle.StringVar(fs, &cfg.AdminAddr, "admin-addr", "EBS_ADMIN_ADDR", "127.0.0.1:9100", "admin address (/startup for health checks)")
 		lifecycle.StringVar(fs, &cfg.KojiURL, "koji-url", "EBS_KOJI_URL", "", "Koji simulator to feed (empty: serve the lists only)")
+		lifecycle.StringVar(fs, &cfg.KojiCert, "koji-cert", "EBS_KOJI_CERT", "", "client certificate+key (PEM) of the tagger, for an https hub")
+		lifecycle.StringVar(fs, &cfg.KojiCA, "koji-ca", "EBS_KOJI_CA", "", "CA of the hub's certificate")
 		lifecycle.StringVar(fs, &cfg.AMQPURL, "amqp-url", "EBS_AMQP_URL", "", "broker holding the bridge's queue")
 		lifecycle.StringVar(fs, &cfg.WaitQueue, "wait-queue", "EBS_WAIT_QUEUE", "", "feed only once this queue exists")
 		lifecycle.DurationVar(fs, &cfg.Interval, "interval", "EBS_WORLD_INTERVAL", 2*time.Minute, "time between waves")
@@ -186,6 +188,8 @@ func runWorld(args []string) int {
 		return 0
 	case "feed":
 		kojiURL := fs.String("koji-url", "http://127.0.0.1:8081/kojihub", "Koji simulator")
+		cert := fs.String("koji-cert", "", "client certificate+key (PEM) of the tagger, for an https hub")
+		ca := fs.String("koji-ca", "", "CA of the hub's certificate")
 		wave := fs.Int("wave", 0, "wave to feed (0 is the showcase)")
 		if fs.Parse(args[1:]) != nil {
 			return 2
@@ -196,6 +200,9 @@ func runWorld(args []string) int {
 			return 1
 		}
 		c, err := world.KojiClient(*kojiURL, world.Tagger)
+		if *cert != "" || *ca != "" {
+			c, err = world.KojiTLSClient(*kojiURL, *cert, *ca)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ebs world:", err)
 			return 1

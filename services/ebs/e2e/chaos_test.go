@@ -9,12 +9,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fedora-eln/ebs/libs/koji"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	"github.com/fedora-eln/ebs/services/ebs/world"
 )
@@ -268,7 +270,11 @@ type KojiCall struct {
 // KojiCalls reads kojisim's call log of one method.
 func (s *System) KojiCalls(t *testing.T, method string) []KojiCall {
 	t.Helper()
-	resp, err := http.Get(strings.TrimSuffix(s.KojiURL, "/kojihub") + "/sim/calls?method=" + method)
+	tc, err := koji.TLSConfig("", "", filepath.Join(s.PKI, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := koji.HTTPClientFor(tc).Get(strings.TrimSuffix(s.KojiURL, "/kojihub") + "/sim/calls?method=" + method)
 	if err != nil {
 		t.Fatalf("kojisim call log: %v", err)
 	}

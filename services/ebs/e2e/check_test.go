@@ -19,7 +19,7 @@ func (s *System) Check(ctx context.Context, trs []world.Trigger) world.Findings 
 		s.t.Fatal(err)
 	}
 	obs.Updates = ups
-	kc, err := world.KojiClient(s.KojiURL, "")
+	kc, err := s.KojiClient("")
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
+	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/store/pgtest"
 	"github.com/fedora-eln/ebs/services/ebs/observe"
@@ -250,6 +251,8 @@ type System struct {
 
 	NATSURL, KojiURL, BodhiURL string
 	HTTPAddr, GRPCAddr         string
+	// PKI holds kojisim's CA (ca.pem) and client certificates (<user>.pem).
+	PKI string
 }
 
 // Options size a System.
@@ -335,13 +338,16 @@ func StartSystem(t *testing.T, o Options) *System {
 		t.Fatal(err)
 	}
 
-	// The simulators.
+	// The simulators. Koji on HTTPS: koji-worker and Bodhi log in with
+	// client certificates, as ebs does in production (sslLogin).
 	kojiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	s.KojiURL = "http://" + kojiAddr + "/kojihub"
+	s.KojiURL = "https://" + kojiAddr + "/kojihub"
+	s.PKI = filepath.Join(s.Dir, "pki")
 	s.Koji = s.proc("kojisim", "kojisim", []string{"-listen", kojiAddr, "-scenario", filepath.Join(s.Dir, world.ScenarioFileName),
-		"-amqp", amqpURL, "-topic-prefix", s.Prefix, "-log-level", "warn"}, nil, "")
+		"-amqp", amqpURL, "-topic-prefix", s.Prefix, "-log-level", "warn",
+		"-tls", "-pki-dir", s.PKI, "-client-users", "eln-buildsync," + world.Tagger}, nil, "")
 	s.start(ctx, s.Koji, func() error {
-		c, err := world.KojiClient(s.KojiURL, "")
+		c, err := s.KojiClient("")
 		if err != nil {
 			return err
 		}
@@ -351,7 +357,8 @@ func StartSystem(t *testing.T, o Options) *System {
 	bodhiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.BodhiURL = "http://" + bodhiAddr
 	token := filepath.Join(s.Dir, "bodhi.token")
-	s.Bodhi = s.proc("bodhisim", "bodhisim", []string{"-listen", bodhiAddr, "-koji-url", s.KojiURL, "-oidc-builtin",
+	s.Bodhi = s.proc("bodhisim", "bodhisim", []string{"-listen", bodhiAddr, "-koji-url", s.KojiURL,
+		"-koji-cert", filepath.Join(s.PKI, world.Tagger+".pem"), "-koji-ca", filepath.Join(s.PKI, "ca.pem"), "-oidc-builtin",
 		"-token-file", token, "-testing-after", "1s", "-stable-after", "1s"}, nil, "")
 	s.start(ctx, s.Bodhi, func() error {
 		if _, err := os.Stat(token); err != nil {
@@ -375,13 +382,16 @@ func StartSystem(t *testing.T, o Options) *System {
 		"EBS_KOJI_WEB_URL=" + strings.TrimSuffix(s.KojiURL, "hub"),
 		"EBS_BODHI_URL=" + s.BodhiURL + "/",
 		"EBS_LOG_LEVEL=debug",
+		"EBS_KOJI_CA=" + filepath.Join(s.PKI, "ca.pem"),
+		// The filter and status read Koji with the system's roots.
+		"SSL_CERT_FILE=" + filepath.Join(s.PKI, "ca.pem"),
 	}
 	env := map[string][]string{
 		"bridge": {"EBS_AMQP_URL=" + amqpURL, "EBS_AMQP_QUEUE=" + s.Queue, "EBS_AMQP_ROUTING_KEYS=" + s.Prefix + ".buildsys.#",
 			"EBS_TOPIC_PREFIX=" + s.Prefix, "EBS_RECONNECT_MIN=200ms", "EBS_RECONNECT_MAX=2s"},
 		"filter":          {"EBS_RECONCILE_INTERVAL=-1s"},
 		"batcher":         {"EBS_LULL=2s", "EBS_LOCK_TTL=" + o.LockTTL.String()},
-		"koji-worker":     {"EBS_POLL_INTERVAL=2s", "EBS_DEADLINE_CHECK=1s"},
+		"koji-worker":     {"EBS_POLL_INTERVAL=2s", "EBS_DEADLINE_CHECK=1s", "EBS_KOJI_CERT=" + filepath.Join(s.PKI, "eln-buildsync.pem")},
 		"repo-watcher":    {"EBS_POLL_INTERVAL=2s", "EBS_DEADLINE_CHECK=1s"},
 		"bodhi-publisher": {"EBS_BODHI_TOKEN_FILE=" + token, "EBS_BODHI_FOLLOW_INTERVAL=1s"},
 		"status": {"EBS_DATABASE_URL=" + s.DBURL, "EBS_HTTP_ADDR=" + s.HTTPAddr, "EBS_GRPC_ADDR=" + s.GRPCAddr,
@@ -446,10 +456,19 @@ func (s *System) Crashes() []string {
 	return out
 }
 
-// Feed tags wave n's new Rawhide builds into f45 through kojisim.
+// KojiClient is a kojisim client logged in as user ("" anonymous).
+func (s *System) KojiClient(user string) (*koji.Client, error) {
+	cert := ""
+	if user != "" {
+		cert = filepath.Join(s.PKI, user+".pem")
+	}
+	return world.KojiTLSClient(s.KojiURL, cert, filepath.Join(s.PKI, "ca.pem"))
+}
+
+// Feed tags wave n's new Rawhide builds into f45 through kojisim, as Bodhi.
 func (s *System) Feed(ctx context.Context, wave int) []world.Trigger {
 	s.t.Helper()
-	c, err := world.KojiClient(s.KojiURL, world.Tagger)
+	c, err := s.KojiClient(world.Tagger)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -14,10 +14,29 @@ import (
 )
 
 // KojiClient returns a client of the Koji simulator at url logged in as
-// user (plain HTTP: the simulator's remote-user header names the account).
+// user (plain HTTP: the simulator's remote-user header names the account;
+// "" is anonymous).
 func KojiClient(url, user string) (*koji.Client, error) {
-	return koji.New(koji.Options{URL: url, Auth: koji.SSLAuth{},
-		HTTPClient: &http.Client{Timeout: time.Minute, Transport: remoteUser{user: user, base: http.DefaultTransport}}})
+	o := koji.Options{URL: url, HTTPClient: &http.Client{Timeout: time.Minute, Transport: remoteUser{user: user, base: http.DefaultTransport}}}
+	if user != "" {
+		o.Auth = koji.SSLAuth{}
+	}
+	return koji.New(o)
+}
+
+// KojiTLSClient returns a client of a hub on HTTPS trusting caFile, logged
+// in with the client certificate certFile (cert and key in one PEM file)
+// when given, else anonymous.
+func KojiTLSClient(url, certFile, caFile string) (*koji.Client, error) {
+	tc, err := koji.TLSConfig(certFile, "", caFile)
+	if err != nil {
+		return nil, err
+	}
+	o := koji.Options{URL: url, HTTPClient: koji.HTTPClientFor(tc)}
+	if certFile != "" {
+		o.Auth = koji.SSLAuth{}
+	}
+	return koji.New(o)
 }
 
 type remoteUser struct {
@@ -27,7 +46,9 @@ type remoteUser struct {
 
 func (r remoteUser) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
-	req.Header.Set(kojihub.RemoteUserHeader, r.user)
+	if r.user != "" {
+		req.Header.Set(kojihub.RemoteUserHeader, r.user)
+	}
 	return r.base.RoundTrip(req)
 }
 

@@ -22,7 +22,9 @@ type ServeConfig struct {
 	// health checks ("off" disables).
 	AdminAddr string
 	// KojiURL is the Koji simulator to feed; "" serves the lists only.
-	KojiURL string
+	// On https, KojiCert (the tagger's certificate and key) logs in and
+	// KojiCA verifies the hub; on plain HTTP the simulator's header does.
+	KojiURL, KojiCert, KojiCA string
 	// AMQPURL and WaitQueue: feed only once this queue exists (the
 	// bridge's), so the simulator's buildsys.tag messages reach it.
 	AMQPURL, WaitQueue string
@@ -76,6 +78,9 @@ func feedAll(ctx context.Context, w *World, cfg ServeConfig, waves int, log *slo
 		}
 	}
 	c, err := KojiClient(cfg.KojiURL, Tagger)
+	if cfg.KojiCert != "" || cfg.KojiCA != "" {
+		c, err = KojiTLSClient(cfg.KojiURL, cfg.KojiCert, cfg.KojiCA)
+	}
 	if err != nil {
 		return err
 	}

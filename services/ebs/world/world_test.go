@@ -1,7 +1,10 @@
 package world_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -274,4 +277,32 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// compose.yaml runs the demo world from deploy/compose/: the files there are
+// what `ebs world files -content-resolver http://world:8082 deploy/compose`
+// writes (run it after changing the world).
+func TestComposeFilesAreCurrent(t *testing.T) {
+	t.Parallel()
+	w, err := world.New(world.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := w.WriteFiles(dir, "http://world:8082"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{world.ScenarioFileName, world.ConfigFileName} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "compose", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("deploy/compose/%s is stale: run `go run ./services/ebs world files -content-resolver http://world:8082 deploy/compose`", name)
+		}
+	}
 }
