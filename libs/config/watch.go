@@ -83,16 +83,27 @@ func newWatchMetrics(reg prometheus.Registerer, service string) *WatchMetrics {
 		m.Loads.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Loads, m.LastAccepted, m.LastRejected, m.Valid} {
-			if err := reg.Register(c); err != nil {
-				var already prometheus.AlreadyRegisteredError
-				if !errors.As(err, &already) {
-					panic(err)
-				}
-			}
-		}
+		// A second watcher of the same service on one registry shares the
+		// collectors already registered.
+		m.Loads = register(reg, m.Loads)
+		m.LastAccepted = register(reg, m.LastAccepted)
+		m.LastRejected = register(reg, m.LastRejected)
+		m.Valid = register(reg, m.Valid)
 	}
 	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 // NewWatcher loads the configuration from source once (the start-up check):
@@ -183,21 +194,23 @@ func (w *Watcher) Refresh(ctx context.Context) (*Config, error) {
 		w.publish(ctx, false, "", err)
 		return prev, err
 	}
-	w.cur.Store(c)
 	w.metrics.LastAccepted.Set(float64(w.now().Unix()))
 	w.metrics.Valid.Set(1)
+	if prev != nil && prev.Digest == c.Digest {
+		// Same content: keep the configuration in force (callers may compare
+		// pointers) and do not wake subscribers.
+		w.metrics.Loads.WithLabelValues("unchanged").Inc()
+		w.log.Debug("configuration reloaded, unchanged", "digest", short(c.Digest), "revision", c.Revision)
+		return prev, nil
+	}
+	w.cur.Store(c)
 	for _, warn := range c.Warnings {
 		w.log.Debug("configuration warning", "warning", warn)
 	}
-	if prev != nil && prev.Digest == c.Digest {
-		w.metrics.Loads.WithLabelValues("unchanged").Inc()
-		w.log.Debug("configuration reloaded, unchanged", "digest", short(c.Digest), "revision", c.Revision)
-	} else {
-		w.metrics.Loads.WithLabelValues("accepted").Inc()
-		w.log.Info("configuration loaded", "digest", short(c.Digest), "revision", c.Revision,
-			"trigger_tag", c.Control.TriggerTag, "pause", c.Control.Pause, "warnings", len(c.Warnings))
-		w.publish(ctx, true, c.Digest, nil)
-	}
+	w.metrics.Loads.WithLabelValues("accepted").Inc()
+	w.log.Info("configuration loaded", "digest", short(c.Digest), "revision", c.Revision,
+		"trigger_tag", c.Control.TriggerTag, "pause", c.Control.Pause, "warnings", len(c.Warnings))
+	w.publish(ctx, true, c.Digest, nil)
 	for _, ch := range w.subs {
 		select {
 		case <-ch:

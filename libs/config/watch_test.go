@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,14 +45,19 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 	write(prod)
 	reg := prometheus.NewRegistry()
-	var applied []string
+	var (
+		appliedMu sync.Mutex
+		applied   []string
+	)
 	w, err := config.NewWatcher(ctx, path, config.WatchOptions{
 		Service: "test", Registerer: reg, JetStream: conn.JS, Interval: 20 * time.Millisecond,
 		Apply: func(_ context.Context, c *config.Config) error {
 			if c.Control.TriggerTag == "f99" {
 				return errors.New("f99 is not a real tag")
 			}
+			appliedMu.Lock()
 			applied = append(applied, c.Control.TriggerTag)
+			appliedMu.Unlock()
 			return nil
 		},
 	})
@@ -101,9 +107,11 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	if got := testutil.ToFloat64(w.Metrics().Valid); got != 1 {
 		t.Fatalf("valid gauge %v", got)
 	}
+	appliedMu.Lock()
 	if len(applied) < 2 || applied[0] != "f45" {
 		t.Fatalf("applied %v", applied)
 	}
+	appliedMu.Unlock()
 	if n, err := testutil.GatherAndCount(reg, "ebs_config_loads_total"); err != nil || n != 3 {
 		t.Fatalf("registered series %d %v", n, err)
 	}
@@ -134,28 +142,36 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 
 func readConfigEvents(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) []*ebsv1.ConfigEvent {
 	t.Helper()
-	cons, err := js.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ebs.config.>"}})
+	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
+		FilterSubject: "ebs.config.>", AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []*ebsv1.ConfigEvent
+	deadline := time.Now().Add(10 * time.Second)
 	for len(out) < n {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatalf("after %d events: %v", len(out), err)
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d events", len(out), n)
 		}
-		var e ebsv1.ConfigEvent
-		if err := proto.Unmarshal(m.Data(), &e); err != nil {
+		batch, err := cons.FetchNoWait(n - len(out))
+		if err != nil {
 			t.Fatal(err)
 		}
-		wantSubject := natsx.SubjectConfigRejected
-		if e.Accepted {
-			wantSubject = natsx.SubjectConfigLoaded
+		for m := range batch.Messages() {
+			var e ebsv1.ConfigEvent
+			if err := proto.Unmarshal(m.Data(), &e); err != nil {
+				t.Fatal(err)
+			}
+			wantSubject := natsx.SubjectConfigRejected
+			if e.Accepted {
+				wantSubject = natsx.SubjectConfigLoaded
+			}
+			if m.Subject() != wantSubject {
+				t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
+			}
+			out = append(out, &e)
 		}
-		if m.Subject() != wantSubject {
-			t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
-		}
-		out = append(out, &e)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return out
 }
@@ -173,5 +189,26 @@ func TestNewWatcherFailsOnInvalidConfig(t *testing.T) {
 	}
 	if _, err := config.NewWatcher(context.Background(), "", config.WatchOptions{}); err == nil {
 		t.Fatal("empty source accepted")
+	}
+}
+
+// Two watchers of one service on one registry share the metrics.
+func TestWatcherMetricsShared(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	ctx := context.Background()
+	w1, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := config.NewWatcher(ctx, "testdata/distrobaker.yaml", config.WatchOptions{Service: "s", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1.Metrics().Loads != w2.Metrics().Loads {
+		t.Fatal("metrics not shared")
+	}
+	if got := testutil.ToFloat64(w1.Metrics().Loads.WithLabelValues("accepted")); got != 2 {
+		t.Fatalf("accepted loads %v", got)
 	}
 }

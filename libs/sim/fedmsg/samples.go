@@ -22,9 +22,10 @@ var sampleTopics = []string{
 }
 
 // Samples returns the reference messages (shared/reference/samples): the
-// bodies byte for byte (trailing newline trimmed), headers as koji-fedoramessaging sets them, topic
-// prefix as given ("" = prod), sent-at SampleSentAt, and stable ids (the
-// tag sample keeps the reference envelope's id when the prefix is prod).
+// bodies byte for byte (trailing newline trimmed), headers as
+// koji-fedoramessaging sets them, topic prefix as given ("" = prod), sent-at
+// SampleSentAt, and stable ids (the tag sample keeps the reference
+// envelope's id when the prefix is prod).
 func Samples(prefix string) []fedmsg.Message {
 	if prefix == "" {
 		prefix = fedmsg.PrefixProd

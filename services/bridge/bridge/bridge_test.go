@@ -99,24 +99,34 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func deadLetters(t *testing.T, js jetstream.JetStream) map[string]*ebsv1.DeadLetter {
 	t.Helper()
+	ctx := context.Background()
 	out := map[string]*ebsv1.DeadLetter{}
-	cons, err := js.OrderedConsumer(context.Background(), natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsx.SubjectDeadLetter}})
+	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
+		FilterSubject: natsx.SubjectDeadLetter, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = js.DeleteConsumer(ctx, natsx.StreamEBS, cons.CachedInfo().Name) }()
 	for {
-		m, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+		batch, err := cons.FetchNoWait(100)
 		if err != nil {
-			return out
-		}
-		var dl ebsv1.DeadLetter
-		if err := proto.Unmarshal(m.Data(), &dl); err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := out[dl.Id]; dup {
-			t.Fatalf("dead letter %s stored twice", dl.Id)
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var dl ebsv1.DeadLetter
+			if err := proto.Unmarshal(m.Data(), &dl); err != nil {
+				t.Fatal(err)
+			}
+			if _, dup := out[dl.Id]; dup {
+				t.Fatalf("dead letter %s stored twice", dl.Id)
+			}
+			out[dl.Id] = &dl
 		}
-		out[dl.Id] = &dl
+		if n == 0 {
+			return out
+		}
 	}
 }
 

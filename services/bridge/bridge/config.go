@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"flag"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +20,8 @@ var DefaultRoutingKeys = []string{
 	"#.buildsys.task.state.change", "#.buildsys.build.state.change",
 }
 
-// Config is the bridge service's configuration. The zero value of every
-// field beyond Common is a working default (see withDefaults).
+// Config is the bridge service's configuration. A zero field beyond Common
+// takes the value of its flag's environment variable, else the default.
 type Config struct {
 	lifecycle.Common
 
@@ -91,7 +93,25 @@ func splitList(s string) []string {
 	return out
 }
 
+// withDefaults fills zero fields from the environment variables of their
+// flags (so services started in-process, e.g. by "ebs run", can be
+// configured by env too), then from the defaults.
 func (c Config) withDefaults() Config {
+	for p, env := range map[*string]string{
+		&c.AMQPURL: "EBS_AMQP_URL", &c.AMQPCA: "EBS_AMQP_CA", &c.AMQPCert: "EBS_AMQP_CERT", &c.AMQPKey: "EBS_AMQP_KEY",
+		&c.Exchange: "EBS_AMQP_EXCHANGE", &c.Queue: "EBS_AMQP_QUEUE", &c.routingKeys: "EBS_AMQP_ROUTING_KEYS",
+		&c.TopicPrefix: "EBS_TOPIC_PREFIX", &c.OutboundTopic: "EBS_OUTBOUND_TOPIC", &c.OutboundURL: "EBS_OUTBOUND_AMQP_URL",
+	} {
+		if *p == "" {
+			*p = os.Getenv(env)
+		}
+	}
+	if !c.QueueTransient {
+		c.QueueTransient, _ = strconv.ParseBool(os.Getenv("EBS_AMQP_QUEUE_TRANSIENT"))
+	}
+	if c.Prefetch == 0 {
+		c.Prefetch, _ = strconv.Atoi(os.Getenv("EBS_AMQP_PREFETCH"))
+	}
 	if c.Exchange == "" {
 		c.Exchange = fedmsg.Exchange
 	}

@@ -94,3 +94,19 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+// Services run in-process with a bare Config read their settings from env.
+func TestConfigFromEnvironment(t *testing.T) {
+	t.Setenv("EBS_AMQP_URL", "amqp://broker/")
+	t.Setenv("EBS_AMQP_QUEUE", "q1")
+	t.Setenv("EBS_AMQP_PREFETCH", "7")
+	t.Setenv("EBS_AMQP_QUEUE_TRANSIENT", "true")
+	t.Setenv("EBS_AMQP_ROUTING_KEYS", "x.#")
+	c := Config{}.withDefaults()
+	if c.AMQPURL != "amqp://broker/" || c.Queue != "q1" || c.Prefetch != 7 || !c.QueueTransient || len(c.RoutingKeys) != 1 || c.OutboundURL != "amqp://broker/" {
+		t.Fatalf("%+v", c)
+	}
+	if c := (Config{AMQPURL: "amqp://explicit/"}).withDefaults(); c.AMQPURL != "amqp://explicit/" {
+		t.Fatalf("explicit value overridden: %s", c.AMQPURL)
+	}
+}

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"flag"
+	"os"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/config"
@@ -11,8 +12,8 @@ import (
 // Name is the service name used in logs, metrics and dead letters.
 const Name = "filter"
 
-// Config is the filter service's configuration. The zero value of every
-// field beyond Common is a working default (see withDefaults).
+// Config is the filter service's configuration. A zero field beyond Common
+// takes the value of its flag's environment variable, else the default.
 type Config struct {
 	lifecycle.Common
 
@@ -53,8 +54,22 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.DurationVar(fs, &c.HTTPRetry, "http-retry", "EBS_HTTP_RETRY", t.HTTPRetry, "retry budget of Content Resolver and Bodhi fetches")
 }
 
+// withDefaults fills zero fields from the environment variables of their
+// flags (so services started in-process, e.g. by "ebs run", can be
+// configured by env too), then from the defaults.
 func (c Config) withDefaults() Config {
 	t := config.DefaultTimers()
+	for p, env := range map[*string]string{&c.KojiURL: "EBS_KOJI_URL", &c.BodhiURL: "EBS_BODHI_URL"} {
+		if *p == "" {
+			*p = os.Getenv(env)
+		}
+	}
+	for p, env := range map[*time.Duration]string{&c.ConfigRefresh: "EBS_CONFIG_REFRESH", &c.ReconcileInterval: "EBS_RECONCILE_INTERVAL",
+		&c.HTTPTimeout: "EBS_HTTP_TIMEOUT", &c.HTTPRetry: "EBS_HTTP_RETRY"} {
+		if *p == 0 {
+			*p, _ = time.ParseDuration(os.Getenv(env))
+		}
+	}
 	if c.KojiURL == "" {
 		c.KojiURL = DefaultKojiURL
 	}

@@ -26,5 +26,7 @@
 //
 // The configuration is checked at start-up (an invalid one stops the
 // service) and refreshed every 15 min; a candidate replaces the state only
-// when it loads, rawhide resolves and the lists fetch.
+// when it loads, rawhide resolves and the lists fetch. Koji is read through
+// libs/koji (KojiReader: listTagged, getBuildTarget), Bodhi through
+// libs/bodhi (ReleaseResolver), anonymously: the filter changes nothing.
 package filter

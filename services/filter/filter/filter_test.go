@@ -13,9 +13,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fedora-eln/ebs/libs/bodhi"
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
+	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
 
@@ -61,8 +63,8 @@ func bodhiServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 func newTestFilter(t *testing.T, trigger string) *Filter {
 	t.Helper()
 	cr := crfixture.NewTest(t, crfixture.Sample()...)
-	bodhi, _ := bodhiServer(t)
-	f := New(Deps{Releases: &BodhiReleases{BaseURL: bodhi.URL}, Logger: lifecycle.Discard(),
+	bsrv, _ := bodhiServer(t)
+	f := New(Deps{Releases: resolver(t, bsrv.URL), Logger: lifecycle.Discard(),
 		Now: func() time.Time { return time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC) }})
 	if err := f.Apply(context.Background(), productionConfig(t, trigger, cr.URL)); err != nil {
 		t.Fatal(err)
@@ -220,7 +222,7 @@ func TestRawhideResolution(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	resolver := &BodhiReleases{BaseURL: srv.URL, Backoff: 5 * time.Millisecond, RetryFor: 5 * time.Second}
+	resolver := resolver(t, srv.URL)
 	ctx := context.Background()
 	tests := []struct {
 		mode, want, err string
@@ -229,8 +231,8 @@ func TestRawhideResolution(t *testing.T) {
 		{"flaky", "f45", ""},
 		{"branched-to-f46", "f46", ""},
 		{"paged", "f46", ""},
-		{"no-rawhide", "", "no pending release on branch rawhide"},
-		{"html", "", "not Bodhi's JSON"},
+		{"no-rawhide", "", "no pending release with branch rawhide"},
+		{"html", "", "bodhi"},
 	}
 	for _, tt := range tests {
 		mode.Store(tt.mode)
@@ -285,5 +287,32 @@ func TestApplyKeepsStateWhenListsFail(t *testing.T) {
 	// rawhide without a resolver is refused.
 	if err := f.Apply(context.Background(), productionConfig(t, "rawhide", cr.URL)); err == nil || f.State() != first {
 		t.Fatalf("rawhide without Bodhi: %v", err)
+	}
+}
+
+// resolver is the production ReleaseResolver (libs/bodhi) with short retries.
+func resolver(t *testing.T, url string) ReleaseResolver {
+	t.Helper()
+	c, err := bodhi.New(bodhi.Options{BaseURL: url, RetryFor: 5 * time.Second, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		RequestTimeout: 5 * time.Second, Logger: lifecycle.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Against the Bodhi simulator's /releases/ route.
+func TestRawhideResolutionWithBodhiSimulator(t *testing.T) {
+	t.Parallel()
+	sim := bodhisim.Start(t, bodhisim.Options{})
+	tag, err := resolver(t, sim.URL()).RawhideStableTag(context.Background())
+	if err != nil || tag != "f45" {
+		t.Fatalf("%q %v", tag, err)
+	}
+	rels := bodhisim.DefaultReleases()
+	rels[0].StableTag, rels[0].DistTag = "f46", "f46"
+	sim46 := bodhisim.Start(t, bodhisim.Options{Releases: rels})
+	if tag, err := resolver(t, sim46.URL()).RawhideStableTag(context.Background()); err != nil || tag != "f46" {
+		t.Fatalf("%q %v", tag, err)
 	}
 }

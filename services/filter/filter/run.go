@@ -37,14 +37,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	httpClient := &http.Client{}
 	kojiReader := cfg.Koji
 	if kojiReader == nil {
-		kojiReader, err = NewKojiReader(cfg.KojiURL, httpClient)
+		kc, err := NewKojiReader(cfg.KojiURL, httpClient, admin.Registry, log)
 		if err != nil {
 			return err
 		}
+		kojiReader = kc
 	}
 	releases := cfg.Releases
 	if releases == nil {
-		releases = &BodhiReleases{BaseURL: cfg.BodhiURL, HTTP: httpClient, Timeout: cfg.HTTPTimeout, RetryFor: cfg.HTTPRetry}
+		bc, err := NewReleaseResolver(cfg.BodhiURL, cfg.HTTPTimeout, cfg.HTTPRetry, nil, log)
+		if err != nil {
+			return err
+		}
+		releases = bc
 	}
 	f := New(Deps{
 		JS: conn.JS, Koji: kojiReader, Releases: releases, Logger: log, Registerer: admin.Registry,
