@@ -140,8 +140,9 @@ func TestSummary(t *testing.T) {
 	var buf bytes.Buffer
 	WriteSummary(&buf, SummaryData{Triggers: w.Wave(0), Completed: []*ebsv1.BatchCompleted{bc},
 		Updates: []world.Update{{Alias: "FEDORA-ELN-2026-0001", Status: "stable", NVRs: []string{"a", "b"}}},
-		Koji:    KojiCalls{Requests: 9, Calls: 14, ByMethod: map[string]int{"build": 4, "getTaskInfo": 6, "createSideTag": 2, "tagBuild": 2}},
-		Wall:    34 * time.Second,
+		Koji: []KojiCalls{{User: "eln-buildsync", Requests: 5, Calls: 8, ByMethod: map[string]int{"build": 4, "createSideTag": 2, "tagBuild": 2}},
+			{Requests: 4, Calls: 6, ByMethod: map[string]int{"getTaskInfo": 6}}},
+		Wall: 34 * time.Second,
 		Findings: world.Findings{{Check: "flaky builds built on the retry", OK: true, Detail: "clang"},
 			{Check: "build side tags removed", Detail: "build side tag eln-build-side-7 still exists"}}})
 	golden(t, "summary.txt", buf.String())

@@ -13,24 +13,31 @@ import (
 	"github.com/fedora-eln/ebs/services/ebs/world"
 )
 
-// KojiCalls counts the calls ebs made to the hub.
+// KojiCalls counts the calls one Koji account made to the hub.
 type KojiCalls struct {
+	User     string         // "" for anonymous calls
 	Requests int            // HTTP round trips (a multicall is one)
 	Calls    int            // calls, multicall elements included
 	ByMethod map[string]int // calls per method
 }
 
-// CountKojiCalls counts the calls in log made by anyone but the users in
-// others (Bodhi's account, which also feeds the Rawhide tags, is not ebs).
-func CountKojiCalls(log []kojihub.CallRecord, others ...string) KojiCalls {
+// CountKojiCalls counts the calls in log per account, leaving out the
+// accounts in others (Bodhi's, which also feeds the Rawhide tags, is not
+// ebs). Logged-in accounts come first, anonymous calls last.
+func CountKojiCalls(log []kojihub.CallRecord, others ...string) []KojiCalls {
 	skip := map[string]bool{}
 	for _, o := range others {
 		skip[o] = true
 	}
-	k := KojiCalls{ByMethod: map[string]int{}}
+	by := map[string]*KojiCalls{}
 	for _, r := range log {
 		if skip[r.User] {
 			continue
+		}
+		k := by[r.User]
+		if k == nil {
+			k = &KojiCalls{User: r.User, ByMethod: map[string]int{}}
+			by[r.User] = k
 		}
 		if !r.InMulticall {
 			k.Requests++
@@ -41,7 +48,25 @@ func CountKojiCalls(log []kojihub.CallRecord, others ...string) KojiCalls {
 		k.Calls++
 		k.ByMethod[r.Method]++
 	}
-	return k
+	var out []KojiCalls
+	for _, k := range by {
+		out = append(out, *k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].User == "") != (out[j].User == "") {
+			return out[j].User == ""
+		}
+		return out[i].User < out[j].User
+	})
+	return out
+}
+
+// Label names the account.
+func (k KojiCalls) Label() string {
+	if k.User == "" {
+		return "anonymous reads"
+	}
+	return "as " + k.User
 }
 
 func (k KojiCalls) String() string {
@@ -56,7 +81,7 @@ func (k KojiCalls) String() string {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].n > ms[j].n || ms[i].n == ms[j].n && ms[i].m < ms[j].m })
 	var parts []string
 	for i, x := range ms {
-		if i == 8 {
+		if i == 6 {
 			parts = append(parts, fmt.Sprintf("%d more methods", len(ms)-i))
 			break
 		}
@@ -70,7 +95,7 @@ type SummaryData struct {
 	Triggers  []world.Trigger
 	Completed []*ebsv1.BatchCompleted
 	Updates   []world.Update
-	Koji      KojiCalls
+	Koji      []KojiCalls
 	Wall      time.Duration
 	Findings  world.Findings
 }
@@ -159,7 +184,13 @@ func WriteSummary(w io.Writer, d SummaryData) {
 		tags = append(tags, bc.GetUpdateSideTags()...)
 	}
 	fmt.Fprintf(tw, "  side tags\t%s\n", strings.Join(tags, ", "))
-	fmt.Fprintf(tw, "  Koji calls by ebs\t%s\n", d.Koji)
+	for i, k := range d.Koji {
+		label := ""
+		if i == 0 {
+			label = "Koji calls by ebs"
+		}
+		fmt.Fprintf(tw, "  %s\t%s: %s\n", label, k.Label(), k)
+	}
 	fmt.Fprintf(tw, "  wall time\t%s (batch %s)\n", d.Wall.Round(100*time.Millisecond), batchTime.Round(100*time.Millisecond))
 	_ = tw.Flush()
 	if len(d.Findings) > 0 {
