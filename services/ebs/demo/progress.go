@@ -5,10 +5,12 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -19,6 +21,17 @@ import (
 func IsTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// TerminalWidth is f's width in columns (80 when unknown).
+func TerminalWidth(f *os.File) int {
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		return int(ws.Col)
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 80
 }
 
 // Progress renders what the batch is doing: on a terminal one redrawn bar
@@ -32,6 +45,7 @@ type Progress struct {
 	start time.Time
 	now   func() time.Time
 	drawn bool // a bar is on the last line
+	cols  int  // the bar line is cut to fit (0: no limit)
 
 	requests   int
 	batch      string
@@ -50,7 +64,11 @@ type Progress struct {
 
 // NewProgress writes to out; bar selects the terminal rendering.
 func NewProgress(out io.Writer, bar bool) *Progress {
-	return &Progress{out: out, bar: bar, width: 30, start: time.Now(), now: time.Now,
+	cols := 0
+	if f, ok := out.(*os.File); ok && bar {
+		cols = TerminalWidth(f)
+	}
+	return &Progress{out: out, bar: bar, width: 20, cols: cols, start: time.Now(), now: time.Now,
 		built: map[string]bool{}, failing: map[string]bool{}, retried: map[string]bool{}, final: map[string]bool{}}
 }
 
@@ -92,7 +110,11 @@ func (p *Progress) draw() {
 	if !p.bar || p.done {
 		return
 	}
-	fmt.Fprint(p.out, "\r\033[K"+p.barLine())
+	line := p.barLine()
+	if r := []rune(line); p.cols > 1 && len(r) > p.cols-1 {
+		line = string(r[:p.cols-1])
+	}
+	fmt.Fprint(p.out, "\r\033[K"+line)
 	p.drawn = true
 }
 
@@ -111,8 +133,8 @@ func (p *Progress) barLine() string {
 	if p.phase == ebsv1.BatchPhase_BATCH_PHASE_BUILDING {
 		where = fmt.Sprintf("building slice %d/%d (ordering %d)", p.slice+1, len(p.orderings), p.ordering)
 	}
-	return fmt.Sprintf("%s %d/%d built  %d failed  %d retried  │ %s │ %s",
-		bar, len(p.built), p.total, len(p.final)+len(p.failing), len(p.retried), where, elapsed)
+	return fmt.Sprintf("%s %d/%d built  %d failed  %d retried │ %s │ %s",
+		bar, len(p.built), p.total, len(p.final)+len(p.failing), len(p.retried), elapsed, where)
 }
 
 func phaseName(ph ebsv1.BatchPhase) string {

@@ -117,6 +117,21 @@ func TestProgressBar(t *testing.T) {
 	if !strings.Contains(out, "3/4 built  1 failed  2 retried") {
 		t.Errorf("bar counts wrong:\n%q", out)
 	}
+	// A bar never wraps on an 80-column terminal.
+	p := NewProgress(&bytes.Buffer{}, true)
+	p.cols = 80
+	for _, m := range events()[:12] {
+		p.Event(observe.Event{Msg: m})
+	}
+	if n := len([]rune(p.barLine())); n < 80 {
+		t.Logf("bar is %d columns", n)
+	}
+	var buf bytes.Buffer
+	p.out = &buf
+	p.Tick()
+	if n := len([]rune(strings.TrimPrefix(buf.String(), "\r\033[K"))); n > 79 {
+		t.Errorf("the bar is %d columns wide on an 80-column terminal", n)
+	}
 	// The bar is removed at the end: the output ends with a cleared line.
 	if !strings.HasSuffix(out, "\r\033[K") {
 		t.Errorf("the bar is not cleared at the end: %q", out[max(0, len(out)-80):])
