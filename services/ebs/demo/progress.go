@@ -174,8 +174,8 @@ func (p *Progress) Event(e observe.Event) {
 	case *ebsv1.BatchPhaseChanged:
 		p.phase = m.GetPhase()
 		detail := m.GetDetail()
-		if m.GetSideTag() != "" && !strings.Contains(detail, m.GetSideTag()) {
-			detail = strings.TrimSpace(detail + " side tag " + m.GetSideTag())
+		if detail == "" && m.GetSideTag() != "" {
+			detail = "side tag " + m.GetSideTag()
 		}
 		if detail != "" {
 			detail = ": " + detail
