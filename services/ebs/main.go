@@ -98,11 +98,11 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "keep NATS's store, the configuration and the log here (default: a temporary directory)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "keep NATS's store, the configuration and the log here after the run (default: a temporary directory; every run starts afresh)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "status page and HTTP API (a free port when taken)")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "StatusService gRPC (a free port when taken)")
 	fs.StringVar(&cfg.AMQPURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", `RabbitMQ used for Fedora messages when it answers ("off": straight into FEDMSG)`)
-	fs.StringVar(&cfg.Database, "database", "ebs_demo", "PostgreSQL database of the status history (recreated unless --data-dir)")
+	fs.StringVar(&cfg.Database, "database", "ebs_demo", "PostgreSQL database of the status history (recreated by every run)")
 	fs.BoolVar(&cfg.ExitWhenDone, "exit-when-done", false, "exit after the summary (status 0 only if the batch ended as expected)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up waiting for the batches after this long")
 	fs.StringVar(&cfg.Progress, "progress", "auto", "auto (a bar on a terminal), bar or plain")

@@ -46,8 +46,9 @@ import (
 
 // Config is the demo's configuration (the flags of `ebs demo`).
 type Config struct {
-	// DataDir keeps NATS's store, the configuration and the log (default:
-	// a temporary directory removed at the end).
+	// DataDir keeps NATS's store, the configuration and the log after the
+	// run (default: a temporary directory removed at the end). Each run
+	// starts afresh, as the simulated Koji and Bodhi do.
 	DataDir string
 	// HTTPAddr and GRPCAddr of the status service (defaults
 	// 127.0.0.1:8080 and 127.0.0.1:9090; a free port when taken).
@@ -143,8 +144,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, err
 		}
 		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
+	} else {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return res, err
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
+			return res, err
+		}
 	}
 	logPath := filepath.Join(dir, "ebs-demo.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -186,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, fmt.Errorf("ebs demo: PostgreSQL: %w", err)
 	}
 	cleanups = append(cleanups, func() { _ = pg.Stop() })
-	dbURL, err := demoDatabase(ctx, pg.URL, cfg.Database, cfg.DataDir == "")
+	dbURL, err := freshDatabase(ctx, pg.URL, cfg.Database)
 	if err != nil {
 		return res, err
 	}
@@ -423,19 +429,17 @@ func startNATS(storeDir string) (*server.Server, string, error) {
 	return ns, ns.ClientURL(), nil
 }
 
-// demoDatabase creates the history database (dropping it first when fresh
-// is set, so the history matches this run's fresh JetStream).
-func demoDatabase(ctx context.Context, adminURL, name string, fresh bool) (string, error) {
-	if fresh {
-		c, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			return "", fmt.Errorf("ebs demo: PostgreSQL: %w", err)
-		}
-		_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		_ = c.Close(ctx)
-		if err != nil {
-			return "", fmt.Errorf("ebs demo: drop database %s: %w", name, err)
-		}
+// freshDatabase (re)creates the history database, so the history matches
+// this run's fresh JetStream.
+func freshDatabase(ctx context.Context, adminURL, name string) (string, error) {
+	c, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", fmt.Errorf("ebs demo: PostgreSQL: %w", err)
+	}
+	_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	_ = c.Close(ctx)
+	if err != nil {
+		return "", fmt.Errorf("ebs demo: drop database %s: %w", name, err)
 	}
 	return pglocal.EnsureDatabase(ctx, adminURL, name)
 }
