@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -324,7 +325,7 @@ func StartSystem(t *testing.T, o Options) *System {
 		}
 		return err
 	})
-	s.Conn, err = natsx.Connect(ctx, natsx.ConnectOptions{URL: s.NATSURL, Name: "e2e"})
+	s.Conn, err = natsx.Connect(ctx, natsx.ConnectOptions{URL: s.NATSURL, Name: "e2e", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
