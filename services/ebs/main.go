@@ -152,7 +152,9 @@ func runWorld(args []string) int {
 	switch args[0] {
 	case "files":
 		cr := fs.String("content-resolver", "http://world:8082", "Content Resolver URL written into the ebs configuration")
-		if fs.Parse(args[1:]) != nil || fs.NArg() != 1 {
+		if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+			return 0
+		} else if err != nil || fs.NArg() != 1 {
 			fmt.Fprintln(os.Stderr, "usage: ebs world files [flags] DIR")
 			return 2
 		}
@@ -175,8 +177,8 @@ func runWorld(args []string) int {
 		lifecycle.StringVar(fs, &cfg.AMQPURL, "amqp-url", "EBS_AMQP_URL", "", "broker holding the bridge's queue")
 		lifecycle.StringVar(fs, &cfg.WaitQueue, "wait-queue", "EBS_WAIT_QUEUE", "", "feed only once this queue exists")
 		lifecycle.DurationVar(fs, &cfg.Interval, "interval", "EBS_WORLD_INTERVAL", 2*time.Minute, "time between waves")
-		if fs.Parse(args[1:]) != nil {
-			return 2
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageExit(err)
 		}
 		cfg.Options, cfg.Waves = o, o.Waves
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -191,8 +193,8 @@ func runWorld(args []string) int {
 		cert := fs.String("koji-cert", "", "client certificate+key (PEM) of the tagger, for an https hub")
 		ca := fs.String("koji-ca", "", "CA of the hub's certificate")
 		wave := fs.Int("wave", 0, "wave to feed (0 is the showcase)")
-		if fs.Parse(args[1:]) != nil {
-			return 2
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageExit(err)
 		}
 		w, err := world.New(o)
 		if err != nil {
@@ -220,4 +222,12 @@ func runWorld(args []string) int {
 		fmt.Fprintf(os.Stderr, "ebs world: unknown subcommand %q (files, serve, feed)\n", args[0])
 		return 2
 	}
+}
+
+// usageExit is the exit status after a flag parsing error: 0 for -h.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
