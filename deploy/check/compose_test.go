@@ -2,11 +2,14 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -267,4 +270,72 @@ func mustAbs(p string) string {
 		panic(err)
 	}
 	return a
+}
+
+// Every command line and health check in compose.yaml is accepted by the
+// binary it runs: each image's binary is built (as the Dockerfile does) and
+// run with the service's command plus -h (flags parse, help exits 0), and
+// each binary health check runs against nothing (it must fail as "not
+// answering", exit 1, not as a usage error, exit 2).
+func TestComposeCommandLinesParse(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, filepath.Join(repoRoot, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	built := map[string]string{}
+	build := func(svc string) string {
+		if b, ok := built[svc]; ok {
+			return b
+		}
+		pkg := "./services/" + svc
+		if m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(svc) + `\)\s*pkg=(\S+)\s*;;`).FindStringSubmatch(string(dockerfile)); m != nil {
+			pkg = m[1]
+		}
+		out := filepath.Join(bin, svc)
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = repoRoot // the workspace builds it (this module runs with GOWORK=off)
+		cmd.Env = append(os.Environ(), "GOWORK="+mustAbs(filepath.Join(repoRoot, "go.work")))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+		built[svc] = out
+		return out
+	}
+	names := p.ServiceNames()
+	sort.Strings(names)
+	for _, name := range names {
+		s := p.Services[name]
+		if s.Build == nil || s.Build.Args["SERVICE"] == nil {
+			continue
+		}
+		exe := build(*s.Build.Args["SERVICE"])
+		var env []string
+		for k, v := range s.Environment {
+			if v != nil && k != "EBS_ADMIN_ADDR" {
+				env = append(env, k+"="+*v)
+			}
+		}
+		// The command line parses.
+		cmd := exec.Command(exe, append(append([]string(nil), s.Command...), "-h")...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %s %s -h: %v\n%s", name, filepath.Base(exe), strings.Join(s.Command, " "), err, out)
+		}
+		// The health check runs (nothing listens on a fresh port).
+		if hc := s.HealthCheck; hc != nil && len(hc.Test) > 1 && hc.Test[0] == "CMD" && hc.Test[1] == "/usr/local/bin/app" {
+			cmd := exec.Command(exe, hc.Test[2:]...)
+			cmd.Env = append(os.Environ(), "EBS_ADMIN_ADDR=127.0.0.1:1")
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("%s: health check %v against nothing: %v (want exit 1)\n%s", name, hc.Test[1:], err, out)
+			}
+		}
+	}
 }
