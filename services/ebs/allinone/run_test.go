@@ -48,7 +48,6 @@ func newEnv(t *testing.T) env {
 	return env{nats: natstest.Start(t), config: cfg, koji: hub.URL(), db: pgtest.NewDatabase(t)}
 }
 
-
 func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
