@@ -13,21 +13,27 @@ import (
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/auth"
-	"github.com/fedora-eln/ebs/libs/auth/authtest"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
+	"github.com/fedora-eln/ebs/libs/oidctest"
 	"github.com/fedora-eln/ebs/libs/store"
 	"github.com/fedora-eln/ebs/libs/store/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// user is an account at the test provider.
+type user struct {
+	name   string
+	groups []string
+}
+
 var (
-	admin    = authtest.User{Sub: "u1", Nickname: "alice", Groups: []string{"packager", "eln-admins"}}
-	outsider = authtest.User{Sub: "u2", Nickname: "mallory", Groups: []string{"packager"}}
+	admin    = user{"alice", []string{"packager", "eln-admins"}}
+	outsider = user{"mallory", []string{"packager"}}
 )
 
 type fixture struct {
-	prov  *authtest.Provider
+	prov  *oidctest.Provider
 	a     *auth.Authenticator
 	st    *store.Store
 	app   *httptest.Server
@@ -42,9 +48,12 @@ func setup(t *testing.T, enabled bool) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	f := &fixture{prov: authtest.Start(t, admin), st: st}
-	f.a, err = auth.New(ctx, auth.Config{Enabled: enabled, Issuer: f.prov.Issuer(), ClientID: f.prov.ClientID,
-		ClientSecret: f.prov.ClientSecret, Scopes: []string{"openid", "profile"}, AdminGroups: []string{"eln-admins"},
+	f := &fixture{prov: oidctest.Start(t, oidctest.Options{}), st: st}
+	for _, u := range []user{admin, outsider} {
+		f.prov.AddUser(u.name, u.groups...)
+	}
+	f.a, err = auth.New(ctx, auth.Config{Enabled: enabled, Issuer: f.prov.Issuer(), ClientID: f.prov.ClientID(),
+		ClientSecret: f.prov.ClientSecret(), Scopes: []string{"openid", "profile"}, AdminGroups: []string{"eln-admins"},
 		Logger: lifecycle.Discard()}, st)
 	if err != nil {
 		t.Fatal(err)
@@ -73,9 +82,9 @@ func noRedirect(jar http.CookieJar) *http.Client {
 }
 
 // login runs the browser flow and returns the session cookie.
-func (f *fixture) login(t *testing.T, u authtest.User) *http.Cookie {
+func (f *fixture) login(t *testing.T, u user) *http.Cookie {
 	t.Helper()
-	f.prov.SetUser(u)
+	f.prov.LoginAs(u.name)
 	jar, _ := cookiejar.New(nil)
 	c := noRedirect(jar)
 	resp, err := c.Get(f.app.URL + "/login?return_to=/status.html%3Fx=1")
@@ -108,6 +117,10 @@ func (f *fixture) login(t *testing.T, u authtest.User) *http.Cookie {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/status.html?x=1" {
 		t.Fatalf("callback: %d -> %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The original authenticates to the token endpoint with client_secret_basic.
+	if m := f.prov.LastTokenAuthMethod(); m != "client_secret_basic" {
+		t.Fatalf("token request authenticated with %q, want client_secret_basic", m)
 	}
 	for _, ck := range resp.Cookies() {
 		if ck.Name == auth.CookieName {
@@ -154,11 +167,13 @@ func TestLoginFlowAndProtectedRoutes(t *testing.T) {
 	ck := f.login(t, admin)
 	outsiderCk := f.login(t, outsider)
 
-	access, idToken := f.prov.Mint(admin, "", time.Hour)
-	outAccess, outID := f.prov.Mint(outsider, "", time.Hour)
-	_, expiredID := f.prov.Mint(admin, "", -time.Hour)
+	access, idToken := f.prov.Token(admin.name), f.prov.IDToken(admin.name, "", time.Hour)
+	outAccess, outID := f.prov.Token(outsider.name), f.prov.IDToken(outsider.name, "", time.Hour)
+	expiredID := f.prov.IDToken(admin.name, "", -time.Hour)
+	revoked := f.prov.Token(admin.name)
+	f.prov.Revoke(revoked)
 
-	expired := auth.Session{ID: auth.NewSessionID(), Username: "alice", Groups: admin.Groups,
+	expired := auth.Session{ID: auth.NewSessionID(), Username: "alice", Groups: admin.groups,
 		CreatedAt: time.Now().Add(-25 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)}
 	if err := f.st.CreateSession(context.Background(), expired); err != nil {
 		t.Fatal(err)
@@ -185,6 +200,7 @@ func TestLoginFlowAndProtectedRoutes(t *testing.T) {
 		{"GET wrong group cookie", "GET", nil, outsiderCk, 403, ""},
 		{"POST expired session", "POST", bearer(expired.ID), nil, 401, ""},
 		{"POST expired ID token", "POST", bearer(expiredID), nil, 401, ""},
+		{"POST revoked access token", "POST", bearer(revoked), nil, 401, ""},
 		{"POST garbage token", "POST", bearer("nonsense"), nil, 401, ""},
 		{"GET expired session cookie", "GET", nil, &http.Cookie{Name: auth.CookieName, Value: expired.ID}, 307, ""},
 	}

@@ -8,5 +8,5 @@
 // With auth disabled (open_id_connect: false) every caller is the admin
 // "anonymous"; the service logs a warning and the status page shows one.
 //
-// The authtest sub-package is an in-process OIDC provider for tests.
+// Tests run against the shared Ipsilon-shaped provider in libs/oidctest.
 package auth

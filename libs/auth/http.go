@@ -224,7 +224,7 @@ func (a *Authenticator) RequireAdmin(next http.Handler) http.Handler {
 		p, err := a.Identify(r)
 		if err != nil {
 			if !errors.Is(err, ErrUnauthenticated) {
-				a.log.Error("authentication failed", "error", err)
+				a.log.Error("cannot check the caller's credentials (session store or OIDC provider failed); answering 503", "path", r.URL.Path, "error", err)
 				http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
 				return
 			}

@@ -264,20 +264,9 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 			c.mu.Unlock()
 			continue
 		case c.transient(err):
-			if c.o.OnRetry != nil {
-				c.o.OnRetry(r.op, err)
+			if err := c.backoff(ctx, r.op, attempt, start, deadline, &delay, err); err != nil {
+				return err
 			}
-			wait := jitter(delay)
-			if time.Now().Add(wait).After(deadline) {
-				return &RetryError{Attempts: attempt, Elapsed: time.Since(start), Last: err}
-			}
-			c.log.Warn("Bodhi call failed, retrying", "op", r.op, "attempt", attempt, "delay", wait, "error", err)
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("bodhi: %s: %w (last error: %v)", r.op, ctx.Err(), err)
-			case <-time.After(wait):
-			}
-			delay = min(delay*2, c.o.MaxBackoff)
 		default:
 			return err
 		}
@@ -417,21 +406,33 @@ func (c *Client) retryRead(ctx context.Context, deadline time.Time, r request, o
 		if ctx.Err() != nil {
 			return fmt.Errorf("bodhi: %s: %w", r.op, ctx.Err())
 		}
-		if c.o.OnRetry != nil {
-			c.o.OnRetry(r.op, err)
+		if err := c.backoff(ctx, r.op, attempt, start, deadline, &delay, err); err != nil {
+			return err
 		}
-		wait := jitter(delay)
-		if time.Now().Add(wait).After(deadline) {
-			return &RetryError{Attempts: attempt, Elapsed: time.Since(start), Last: err}
-		}
-		c.log.Warn("Bodhi call failed, retrying", "op", r.op, "attempt", attempt, "delay", wait, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("bodhi: %s: %w (last error: %v)", r.op, ctx.Err(), err)
-		case <-time.After(wait):
-		}
-		delay = min(delay*2, c.o.MaxBackoff)
 	}
+}
+
+// backoff waits before retrying op after its attempt-th transient failure
+// err, doubling *delay up to MaxBackoff. It returns a *RetryError when the
+// wait would pass deadline, or the context's error.
+func (c *Client) backoff(ctx context.Context, op string, attempt int, start, deadline time.Time, delay *time.Duration, err error) error {
+	if c.o.OnRetry != nil {
+		c.o.OnRetry(op, err)
+	}
+	wait := jitter(*delay)
+	if time.Now().Add(wait).After(deadline) {
+		return &RetryError{Attempts: attempt, Elapsed: time.Since(start), Last: err}
+	}
+	c.log.Warn("Bodhi call failed, retrying", "op", op, "attempt", attempt, "delay", wait, "error", err)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("bodhi: %s: %w (last error: %v)", op, ctx.Err(), err)
+	case <-t.C:
+	}
+	*delay = min(*delay*2, c.o.MaxBackoff)
+	return nil
 }
 
 // get is a read with the retry budget.

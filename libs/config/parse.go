@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -865,14 +864,4 @@ func (p *parser) components(top mapping, c *Config) {
 		c.Components.Overrides[k.Value] = o
 		c.Components.OverrideOrder = append(c.Components.OverrideOrder, k.Value)
 	}
-}
-
-// sortedKeys is a helper for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

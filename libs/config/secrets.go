@@ -66,15 +66,9 @@ func LoadSecrets(lookup func(string) (string, bool)) (Secrets, error) {
 		case inline && fromFile && v != "" && path != "":
 			errs = append(errs, fmt.Errorf("config: both %s and %s_FILE are set; give the secret once", env, env))
 		case fromFile && path != "":
-			b, err := os.ReadFile(path)
+			line, err := ReadSecretFile(path)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("config: %s_FILE: %w", env, err))
-				return
-			}
-			line, _, _ := strings.Cut(string(b), "\n")
-			line = strings.TrimRight(line, "\r")
-			if line == "" {
-				errs = append(errs, fmt.Errorf("config: %s_FILE %s is empty", env, path))
 				return
 			}
 			*dst = line
@@ -110,6 +104,22 @@ func LoadSecrets(lookup func(string) (string, bool)) (Secrets, error) {
 		errs = append(errs, fmt.Errorf("config: %s is set without %s", EnvKojiKey, EnvKojiCert))
 	}
 	return s, errors.Join(errs...)
+}
+
+// ReadSecretFile reads a secret from a file the way every X_FILE variable
+// is read: the first line, without its line ending. An empty first line is
+// an error, so a mounted but empty secret is noticed at start-up.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return line, nil
 }
 
 // Require checks that the secrets a configuration needs are present:

@@ -76,3 +76,29 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("principal %q", got)
 	}
 }
+
+func TestReadSecretFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		content, want, err string
+	}{
+		{"s3cret\n", "s3cret", ""},
+		{"s3cret\r\nsecond line\n", "s3cret", ""},
+		{"no newline", "no newline", ""},
+		{"\nsecond line\n", "", "is empty"},
+		{"", "", "is empty"},
+	} {
+		p := filepath.Join(dir, "s")
+		if err := os.WriteFile(p, []byte(tt.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := config.ReadSecretFile(p)
+		if got != tt.want || (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ReadSecretFile(%q) = %q, %v; want %q, %q", tt.content, got, err, tt.want, tt.err)
+		}
+	}
+	if _, err := config.ReadSecretFile(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file gave no error")
+	}
+}

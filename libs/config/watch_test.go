@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/natsx"
@@ -25,13 +24,9 @@ import (
 // (log, metric, ConfigEvent); a valid change takes effect without a restart.
 func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
-	conn := srv.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
 	prod, err := os.ReadFile("testdata/distrobaker.yaml")
 	if err != nil {
@@ -117,7 +112,7 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 
 	// The events: one loaded (start), three rejected, one loaded (the change).
-	events := readConfigEvents(t, ctx, conn.JS, 5)
+	events := readConfigEvents(t, conn.JS, 5)
 	var loaded, rejected int
 	for _, e := range events {
 		if e.Service != "test" || e.Source != path {
@@ -140,40 +135,22 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 }
 
-func readConfigEvents(t *testing.T, ctx context.Context, js jetstream.JetStream, n int) []*ebsv1.ConfigEvent {
+// readConfigEvents waits for n configuration events and checks that each
+// is on the subject its verdict names.
+func readConfigEvents(t *testing.T, js jetstream.JetStream, n int) []*ebsv1.ConfigEvent {
 	t.Helper()
-	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
-		FilterSubject: "ebs.config.>", AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	msgs := natstest.WaitStored(t, js, natsx.StreamEBS, "ebs.config.>", n, 10*time.Second)
+	events := natstest.Decode[ebsv1.ConfigEvent](t, msgs)
+	for i, e := range events {
+		wantSubject := natsx.SubjectConfigRejected
+		if e.Accepted {
+			wantSubject = natsx.SubjectConfigLoaded
+		}
+		if msgs[i].Subject != wantSubject {
+			t.Fatalf("event on %s, accepted=%v", msgs[i].Subject, e.Accepted)
+		}
 	}
-	var out []*ebsv1.ConfigEvent
-	deadline := time.Now().Add(10 * time.Second)
-	for len(out) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d events", len(out), n)
-		}
-		batch, err := cons.FetchNoWait(n - len(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			var e ebsv1.ConfigEvent
-			if err := proto.Unmarshal(m.Data(), &e); err != nil {
-				t.Fatal(err)
-			}
-			wantSubject := natsx.SubjectConfigRejected
-			if e.Accepted {
-				wantSubject = natsx.SubjectConfigLoaded
-			}
-			if m.Subject() != wantSubject {
-				t.Fatalf("event on %s, accepted=%v", m.Subject(), e.Accepted)
-			}
-			out = append(out, &e)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return out
+	return events
 }
 
 // The start-up check: an invalid configuration stops the service.

@@ -155,7 +155,13 @@ func (c *Client) ListTagged(ctx context.Context, tag string, opts ListTaggedOpts
 		params = append(params, KW(kw...))
 	}
 	var bs []Build
-	return bs, c.Call(ctx, &bs, "listTagged", params...)
+	err := c.Call(ctx, &bs, "listTagged", params...)
+	for i := range bs {
+		if bs[i].ID == 0 {
+			bs[i].ID = bs[i].BuildID
+		}
+	}
+	return bs, err
 }
 
 // ListTags lists the tags a build is tagged in.

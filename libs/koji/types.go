@@ -314,8 +314,9 @@ type QueryOpts struct {
 	Limit  int
 }
 
-// TaskFilter is listTasks' opts (zero values are not sent; Parent set to
-// NoParent selects top-level tasks).
+// TaskFilter is listTasks' opts (zero values are not sent). TopLevel
+// selects tasks without a parent (parent IS NULL); Parent selects children
+// of one task. Requests always come back decoded.
 type TaskFilter struct {
 	Method         string
 	Owner          int64

@@ -13,6 +13,11 @@
 //	// or let a client fetch one: client credentials with p.ClientID(),
 //	// p.ClientSecret() at p.TokenURL(); the token acts as Options.ServiceAccount.
 //
+// A browser login: AddUser, then LoginAs(name) makes the authorization
+// endpoint log that user in without a form; LastAuthorizeRequest and
+// LastTokenAuthMethod show what the client sent. IDToken mints an ID token
+// directly (a negative lifetime gives an expired one) for bearer-token tests.
+//
 // Access tokens are opaque; resource servers check them by introspection or
 // userinfo. ID tokens are RS256 JWTs verifiable through the JWKS (go-oidc works
 // against Issuer()). Outside tests (bodhisim, the demo) use New and Close.

@@ -112,6 +112,8 @@ type Provider struct {
 	login    string
 	counts   map[string]int
 	lastAuth url.Values
+	// lastTokenAuth is how the last token request authenticated its client.
+	lastTokenAuth string
 }
 
 // Start starts a provider for t and closes it at cleanup.
@@ -250,6 +252,25 @@ func (p *Provider) Token(user string, scopes ...string) string {
 	return s
 }
 
+// IDToken mints an RS256 ID token for user (added without groups if
+// unknown), issued to the default client, valid for ttl from now; a negative
+// ttl gives a token that expired -ttl ago, for tests of expiry. nonce may be
+// empty.
+func (p *Provider) IDToken(user, nonce string, ttl time.Duration) string {
+	p.mu.Lock()
+	u, ok := p.users[user]
+	if !ok {
+		u = User{Name: user, Email: user + "@fedoraproject.org"}
+		p.users[user] = u
+	}
+	p.mu.Unlock()
+	s, err := p.idToken(u, p.opts.ClientID, nonce, ttl)
+	if err != nil {
+		panic("oidctest: sign ID token: " + err.Error()) // only on a broken key
+	}
+	return s
+}
+
 // Revoke makes an access token inactive.
 func (p *Provider) Revoke(accessToken string) {
 	p.mu.Lock()
@@ -284,6 +305,14 @@ func (p *Provider) LastAuthorizeRequest() url.Values {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.lastAuth
+}
+
+// LastTokenAuthMethod returns how the client of the last token request
+// authenticated: "client_secret_basic", "client_secret_post" or "none".
+func (p *Provider) LastTokenAuthMethod() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastTokenAuth
 }
 
 func (p *Provider) count(endpoint string) {
@@ -439,6 +468,15 @@ func (p *Provider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err)
 		return
 	}
+	method := "none"
+	if _, _, basic := r.BasicAuth(); basic {
+		method = "client_secret_basic"
+	} else if r.PostForm.Get("client_secret") != "" {
+		method = "client_secret_post"
+	}
+	p.mu.Lock()
+	p.lastTokenAuth = method
+	p.mu.Unlock()
 	var (
 		user, nonce string
 		scopes      []string
@@ -509,7 +547,7 @@ func (p *Provider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		"refresh_token": refresh,
 	}
 	if slices.Contains(scopes, "openid") {
-		idt, err := p.idToken(u, id, nonce)
+		idt, err := p.idToken(u, id, nonce, p.opts.TokenTTL)
 		if err != nil {
 			writeOAuthError(w, &oauthError{http.StatusInternalServerError, "server_error", err.Error()})
 			return
@@ -520,21 +558,25 @@ func (p *Provider) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (p *Provider) idToken(u User, aud, nonce string) (string, error) {
+func (p *Provider) idToken(u User, aud, nonce string, ttl time.Duration) (string, error) {
 	now := time.Now()
+	issued := now
+	if ttl < 0 {
+		issued = now.Add(2 * ttl) // an expired token was also issued in the past
+	}
 	claims := jwt.Claims{
 		Issuer:   p.issuer,
 		Subject:  u.Name,
 		Audience: jwt.Audience{aud},
-		IssuedAt: jwt.NewNumericDate(now),
-		Expiry:   jwt.NewNumericDate(now.Add(p.opts.TokenTTL)),
+		IssuedAt: jwt.NewNumericDate(issued),
+		Expiry:   jwt.NewNumericDate(now.Add(ttl)),
 	}
 	extra := map[string]any{
 		"nickname":           u.Name,
 		"preferred_username": u.Name,
 		"email":              u.Email,
 		"groups":             nonNil(u.Groups),
-		"auth_time":          now.Unix(),
+		"auth_time":          issued.Unix(),
 	}
 	if nonce != "" {
 		extra["nonce"] = nonce

@@ -211,3 +211,33 @@ func TestClientCredentialsIntrospectionAndRevocation(t *testing.T) {
 		t.Fatalf("counts: introspect %d token %d", p.Count("introspect"), p.Count("token"))
 	}
 }
+
+func TestMintedIDTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := oidctest.Start(t, oidctest.Options{})
+	p.AddUser("alice", "eln-admins")
+	prov, err := oidc.NewProvider(ctx, p.Issuer())
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	v := prov.Verifier(&oidc.Config{ClientID: p.ClientID()})
+	idt, err := v.Verify(ctx, p.IDToken("alice", "n-1", time.Hour))
+	if err != nil {
+		t.Fatalf("verify a minted ID token: %v", err)
+	}
+	var c struct {
+		Nickname string   `json:"nickname"`
+		Nonce    string   `json:"nonce"`
+		Groups   []string `json:"groups"`
+	}
+	if err := idt.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	if idt.Subject != "alice" || c.Nickname != "alice" || c.Nonce != "n-1" || !slices.Contains(c.Groups, "eln-admins") {
+		t.Fatalf("claims: sub=%s %+v", idt.Subject, c)
+	}
+	if _, err := v.Verify(ctx, p.IDToken("alice", "", -time.Hour)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("an expired ID token: %v, want an expiry error", err)
+	}
+}

@@ -66,7 +66,7 @@ func (s *Store) Project(ctx context.Context, js jetstream.JetStream, o ProjectOp
 			if ctx.Err() != nil {
 				return nil
 			}
-			log.Warn("fetch failed, retrying", "error", err)
+			log.Warn("fetching events from the EBS stream failed; retrying in 1s", "error", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):

@@ -4,5 +4,8 @@
 // tables), the queries the status service answers from, OIDC sessions and
 // login states, and the record of failure mails sent.
 //
-// The pgtest sub-package gives tests a fresh database of their own.
+// Sub-packages: pgtest gives each test a fresh database of its own, pglocal
+// finds or starts a PostgreSQL for local runs (the demo, end-to-end tests),
+// and storetest holds realistic event sequences and publishes them on the
+// EBS stream for projection and status tests.
 package store

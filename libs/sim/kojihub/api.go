@@ -2,13 +2,16 @@ package kojihub
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/koji/wire"
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // ELN and Rawhide arches of the default world.
@@ -151,7 +154,7 @@ func (h *Hub) AddBuild(s BuildSpec) (int64, error) {
 
 func (h *Hub) addBuildLocked(s BuildSpec) (*build, error) {
 	w := h.w
-	n, v, r, err := splitNVR(s.NVR)
+	n, v, r, err := rpmver.ParseNVR(s.NVR)
 	if err != nil {
 		return nil, fmt.Errorf("kojihub: %w", err)
 	}
@@ -360,7 +363,7 @@ func (h *Hub) BuildsOfPackage(name string) []koji.Build {
 func (h *Hub) Packages() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return sortedKeys(h.w.pkgs)
+	return slices.Sorted(maps.Keys(h.w.pkgs))
 }
 
 // RepoState is the state of a tag's newest repo (false if it has none).

@@ -47,6 +47,11 @@
 // Generation is seeded (Options.Seed) and deterministic; 25,000 packages
 // load in well under a second.
 //
+// Reads answer as Koji's do: listBuilds resolves packageID and userID by
+// id, name (a user also by Kerberos principal) or struct, returns [] for an
+// unknown one, and orders by queryOpts' field ("-start_ts") with
+// PostgreSQL's NULL placement.
+//
 // Side tags are <basetag>-side-<id> with a target of the same name, extra
 // {sidetag, sidetag_user, sidetag_user_id}, owner-or-admin removal and a
 // per-user limit (Options.SideTagLimit, ActionNotAllowed "policy violation

@@ -32,8 +32,8 @@ type Options struct {
 	// Packages, if > 0, generates that many packages with Rawhide builds
 	// (see Generate).
 	Packages int
-	// ELNOnlyFraction of generated packages also get an ELN build (default 0.1).
-	ELNOnlyFraction float64
+	// ELNFraction of generated packages also get an ELN build (default 0.1).
+	ELNFraction float64
 	// Scenario scripts build outcomes and delays (default: every build
 	// succeeds in 20 ms).
 	Scenario *Scenario
@@ -67,6 +67,8 @@ type Options struct {
 	// BaseTime is the creation time of generated builds (default 2026-11-01).
 	BaseTime time.Time
 	Logger   *slog.Logger
+
+	extraUsers []UserSpec
 }
 
 // RemoteUserHeader, on a plain-HTTP /ssllogin, names the user to log in as:
@@ -126,8 +128,8 @@ func New(opts Options) (*Hub, error) {
 	if opts.ELNDist == "" {
 		opts.ELNDist = "eln150"
 	}
-	if opts.ELNOnlyFraction == 0 {
-		opts.ELNOnlyFraction = 0.1
+	if opts.ELNFraction == 0 {
+		opts.ELNFraction = 0.1
 	}
 	if opts.BaseTime.IsZero() {
 		opts.BaseTime = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
@@ -156,8 +158,11 @@ func New(opts Options) (*Hub, error) {
 	h.faults.rng = rand.New(rand.NewPCG(opts.Seed+1, 7))
 	h.pub = newPublisher(opts.Sink, opts.TopicPrefix, opts.Lossy, opts.Seed, h.log)
 	h.defaultWorld()
+	for _, u := range opts.extraUsers {
+		h.w.addUser(u.Name, u.Perms...)
+	}
 	if opts.Packages > 0 {
-		if _, err := h.Generate(GenerateOptions{Packages: opts.Packages, ELNFraction: opts.ELNOnlyFraction}); err != nil {
+		if _, err := h.Generate(GenerateOptions{Packages: opts.Packages, ELNFraction: opts.ELNFraction}); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,8 @@ package kojihub
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,7 +42,7 @@ func init() {
 	register("getBuildTargets", "info=None, event=None, buildTagID=None, destTagID=None, queryOpts=None", func(c *call) (any, error) {
 		w := c.h.w
 		out := []any{}
-		for _, n := range sortedKeys(w.targetName) {
+		for _, n := range slices.Sorted(maps.Keys(w.targetName)) {
 			tg := w.targetName[n]
 			if s, ok := c.raw("info").(string); ok && s != n {
 				continue
@@ -109,7 +111,7 @@ func init() {
 			}
 		}
 		pkgName, _ := c.str("package")
-		for _, n := range sortedKeys(w.tagByName) {
+		for _, n := range slices.Sorted(maps.Keys(w.tagByName)) {
 			t := w.tagByName[n]
 			if b != nil && t.taggedIndex(b.ID) < 0 {
 				continue
@@ -169,6 +171,14 @@ func noSuchTag(v any) error {
 	return fault(koji.CodeGenericError, "No such tagInfo: %v", v)
 }
 
+// noSuchUser is get_user(strict=True)'s fault ("%r" of the argument).
+func noSuchUser(v any) error {
+	if s, ok := v.(string); ok {
+		return fault(koji.CodeGenericError, "No such user: '%s'", s)
+	}
+	return fault(koji.CodeGenericError, "No such user: %v", v)
+}
+
 func noSuchBuild(v any) error { return fault(koji.CodeGenericError, "No such build: %v", v) }
 
 func inheritEntry(child, parent *tag, l inheritLink, depth int, tagID int64) wire.Struct {
@@ -184,11 +194,36 @@ func inheritEntry(child, parent *tag, l inheritLink, depth int, tagID int64) wir
 	return s
 }
 
+// listBuilds filters as Koji's listBuilds: packageID and userID may be ids,
+// names (a user also by Kerberos principal) or structs, and an unknown
+// package or user gives an empty list rather than a fault.
 func listBuilds(c *call) (any, error) {
 	w := c.h.w
-	pkgID, _ := c.int("packageID")
-	userID, _ := c.int("userID")
-	taskID, _ := c.int("taskID")
+	var pkgID, userID int64
+	if !c.isNil("packageID") {
+		p, err := w.getPackage(c.raw("packageID"))
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return []any{}, nil
+		}
+		pkgID = p.ID
+	}
+	if !c.isNil("userID") {
+		u, err := w.getUser(c.raw("userID"))
+		if err != nil {
+			return nil, err
+		}
+		if u == nil {
+			return []any{}, nil
+		}
+		userID = u.ID
+	}
+	taskID, err := c.int("taskID")
+	if err != nil {
+		return nil, err
+	}
 	prefix, _ := c.str("prefix")
 	source, _ := c.str("source")
 	var state *int64
@@ -212,7 +247,8 @@ func listBuilds(c *call) (any, error) {
 	for _, b := range candidates {
 		switch {
 		case userID != 0 && b.OwnerID != userID:
-		case taskID != 0 && b.TaskID != taskID:
+		case taskID == -1 && b.TaskID == 0: // Koji: -1 means "built from a task"
+		case taskID > 0 && b.TaskID != taskID:
 		case prefix != "" && !strings.HasPrefix(b.Name, prefix):
 		case source != "" && b.Source != source:
 		case state != nil && int64(b.State) != *state:
@@ -222,14 +258,86 @@ func listBuilds(c *call) (any, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	out = applyQueryOpts(out, c.raw("queryOpts"))
-	res := make([]any, len(out))
+	res := make([]wire.Struct, len(out))
 	for i, b := range out {
 		res[i] = w.renderBuild(b)
 	}
-	return res, nil
+	opts, _ := c.raw("queryOpts").(map[string]any)
+	if o, _ := opts["order"].(string); o != "" {
+		orderStructs(res, o)
+	}
+	res = page(res, opts)
+	list := make([]any, len(res))
+	for i, s := range res {
+		list[i] = s
+	}
+	return list, nil
 }
 
+// orderStructs sorts results by queryOpts' order as Koji's QueryProcessor
+// makes PostgreSQL do it: comma-separated fields, "-" for descending, NULLs
+// last ascending and first descending; equal rows keep their order.
+func orderStructs(items []wire.Struct, order string) {
+	fields := strings.Split(order, ",")
+	sort.SliceStable(items, func(i, j int) bool {
+		for _, f := range fields {
+			f = strings.TrimSpace(f)
+			desc := strings.HasPrefix(f, "-")
+			f = strings.TrimPrefix(f, "-")
+			a, _ := items[i].Get(f)
+			b, _ := items[j].Get(f)
+			c := compareSQL(a, b)
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+// compareSQL orders two XML-RPC values, NULL above every value.
+func compareSQL(a, b any) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	num := func(v any) (float64, bool) {
+		switch x := v.(type) {
+		case int64:
+			return float64(x), true
+		case float64:
+			return x, true
+		case bool:
+			if x {
+				return 1, true
+			}
+			return 0, true
+		}
+		return 0, false
+	}
+	if x, ok := num(a); ok {
+		if y, ok := num(b); ok {
+			switch {
+			case x < y:
+				return -1
+			case x > y:
+				return 1
+			}
+			return 0
+		}
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// applyQueryOpts applies queryOpts to items already in ascending id order:
+// any "-" order reverses them, then offset and limit apply.
 func applyQueryOpts[T any](items []T, q any) []T {
 	m, _ := q.(map[string]any)
 	if m == nil {
@@ -240,6 +348,11 @@ func applyQueryOpts[T any](items []T, q any) []T {
 			items[i], items[j] = items[j], items[i]
 		}
 	}
+	return page(items, m)
+}
+
+// page applies queryOpts' offset and limit.
+func page[T any](items []T, m map[string]any) []T {
 	if off, ok := m["offset"].(int64); ok && off > 0 {
 		if int(off) >= len(items) {
 			return items[:0]
@@ -385,8 +498,12 @@ func listSideTags(c *call) (any, error) {
 	w := c.h.w
 	var u *user
 	if !c.isNil("user") {
-		if u = w.lookupUser(c.raw("user")); u == nil {
-			return nil, fault(koji.CodeGenericError, "No such user: %v", c.raw("user"))
+		var err error
+		if u, err = w.getUser(c.raw("user")); err != nil {
+			return nil, err
+		}
+		if u == nil {
+			return nil, noSuchUser(c.raw("user"))
 		}
 	}
 	var base *tag

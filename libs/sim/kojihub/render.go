@@ -1,7 +1,6 @@
 package kojihub
 
 import (
-	"sort"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji/wire"
@@ -194,13 +193,4 @@ func (w *world) renderRepo(r *repo) wire.Struct {
 			{Name: "separate_src", Value: false}, {Name: "maven", Value: false}}},
 		{Name: "custom_opts", Value: wire.Struct{}}, {Name: "task_id", Value: taskID}, {Name: "task_state", Value: taskState},
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -88,12 +88,15 @@ type ScenarioFile struct {
 
 // WorldSpec sizes the generated world.
 type WorldSpec struct {
-	Packages    int     `yaml:"packages,omitempty"`
-	ELNFraction float64 `yaml:"eln_fraction,omitempty"`
-	Users       []struct {
-		Name  string   `yaml:"name"`
-		Perms []string `yaml:"perms,omitempty"`
-	} `yaml:"users,omitempty"`
+	Packages    int        `yaml:"packages,omitempty"`
+	ELNFraction float64    `yaml:"eln_fraction,omitempty"`
+	Users       []UserSpec `yaml:"users,omitempty"`
+}
+
+// UserSpec is an extra user of the world.
+type UserSpec struct {
+	Name  string   `yaml:"name"`
+	Perms []string `yaml:"perms,omitempty"`
 }
 
 // LoadScenarioFile reads a YAML scenario file.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/fedmsg"
+	fedmsgsim "github.com/fedora-eln/ebs/libs/sim/fedmsg"
 )
 
 // Sink receives the hub's buildsys.* messages, built by fedmsg.KojiMessage
@@ -37,31 +38,12 @@ func (s *ChanSink) Publish(ctx context.Context, m fedmsg.Message) error {
 }
 
 // AMQPSink publishes to a RabbitMQ exchange (amq.topic) with publisher
-// confirms, as the hub's messaging plugin does.
-type AMQPSink struct {
-	mu  sync.Mutex
-	pub *fedmsg.Publisher
-}
+// confirms, as the hub's messaging plugin does. It is fedmsgsim's sink.
+type AMQPSink = fedmsgsim.AMQPSink
 
 // NewAMQPSink dials url (amqp://guest:guest@127.0.0.1:5672/) and publishes
 // to exchange ("" means amq.topic).
-func NewAMQPSink(url, exchange string) (*AMQPSink, error) {
-	p, err := fedmsg.Dial(url, exchange)
-	if err != nil {
-		return nil, err
-	}
-	return &AMQPSink{pub: p}, nil
-}
-
-// Publish implements Sink.
-func (s *AMQPSink) Publish(ctx context.Context, m fedmsg.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pub.Publish(ctx, m)
-}
-
-// Close closes the AMQP connection.
-func (s *AMQPSink) Close() error { return s.pub.Close() }
+func NewAMQPSink(url, exchange string) (*AMQPSink, error) { return fedmsgsim.DialAMQP(url, exchange) }
 
 // MultiSink publishes to several sinks in order.
 type MultiSink []Sink

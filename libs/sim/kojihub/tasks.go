@@ -10,6 +10,7 @@ import (
 	"github.com/fedora-eln/ebs/libs/fedmsg"
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/koji/wire"
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 const filesBaseURL = "https://kojipkgs.fedoraproject.org/work"
@@ -216,24 +217,16 @@ func init() {
 		return out, nil
 	})
 	register("getTaskRequest", "taskId", func(c *call) (any, error) {
-		id, err := c.int("taskId")
+		t, err := c.task("taskId")
 		if err != nil {
 			return nil, err
-		}
-		t := c.h.w.tasks[id]
-		if t == nil {
-			return nil, fault(koji.CodeGenericError, "No such task: %d", id)
 		}
 		return t.Request, nil
 	})
 	register("taskFinished", "taskId", func(c *call) (any, error) {
-		id, err := c.int("taskId")
+		t, err := c.task("taskId")
 		if err != nil {
 			return nil, err
-		}
-		t := c.h.w.tasks[id]
-		if t == nil {
-			return nil, fault(koji.CodeGenericError, "No such task: %d", id)
 		}
 		return t.State.Finished(), nil
 	})
@@ -261,13 +254,9 @@ func init() {
 	register("listTasks", "opts=None, queryOpts=None", listTasks)
 	register("cancelTask", "task_id, recurse=True", func(c *call) (any, error) {
 		h := c.h
-		id, err := c.int("task_id")
+		t, err := c.task("task_id")
 		if err != nil {
 			return nil, err
-		}
-		t := h.w.tasks[id]
-		if t == nil {
-			return nil, fault(koji.CodeGenericError, "No such task: %d", id)
 		}
 		if c.user == nil || (t.OwnerID != c.user.ID && !c.user.admin()) {
 			return nil, fault(koji.CodeActionNotAllowed, "Cannot cancel task, not owner")
@@ -280,6 +269,20 @@ func init() {
 		return nil, nil
 	})
 	register("promoteBuild", "build, force=False", promoteBuild)
+}
+
+// task returns the task whose id is argument name, or Koji's "No such task"
+// fault.
+func (c *call) task(name string) (*task, error) {
+	id, err := c.int(name)
+	if err != nil {
+		return nil, err
+	}
+	t := c.h.w.tasks[id]
+	if t == nil {
+		return nil, fault(koji.CodeGenericError, "No such task: %d", id)
+	}
+	return t, nil
 }
 
 // cancel cancels t (and its unfinished descendants) and a BUILDING build of
@@ -483,7 +486,7 @@ func pkgFromSCM(src string) string {
 // Rawhide build with that source, its dist tag swapped for ELN's.
 func (h *Hub) deriveVR(pkgName, src, override string) (string, string) {
 	if override != "" {
-		if _, v, r, err := splitNVR(override); err == nil {
+		if _, v, r, err := rpmver.ParseNVR(override); err == nil {
 			return v, r
 		}
 	}

@@ -3,7 +3,6 @@ package kojihub
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
@@ -378,6 +377,91 @@ func (w *world) lookupUser(v any) *user {
 	return nil
 }
 
+// getUser resolves a user as Koji's get_user does: an int is an id, a
+// string a name or Kerberos principal, a struct its id, name and
+// krb_principal members (all given must match). Unknown users are nil;
+// other types are Koji's GenericError.
+func (w *world) getUser(v any) (*user, error) {
+	match := func(f func(*user) bool) *user { // the lowest id, deterministically
+		var best *user
+		for _, u := range w.users {
+			if f(u) && (best == nil || u.ID < best.ID) {
+				best = u
+			}
+		}
+		return best
+	}
+	switch x := v.(type) {
+	case int64:
+		return w.users[x], nil
+	case string:
+		if u := w.userByName[x]; u != nil {
+			return u, nil
+		}
+		return match(func(u *user) bool { return u.KrbPrincipal != "" && u.KrbPrincipal == x }), nil
+	case map[string]any:
+		id, hasID := x["id"]
+		if hasID && id != nil {
+			if _, ok := id.(int64); !ok {
+				return nil, fault(koji.CodeGenericError, "Invalid type for userid: %s", pyType(id))
+			}
+		}
+		name, _ := x["name"].(string)
+		princ, _ := x["krb_principal"].(string)
+		return match(func(u *user) bool {
+			return (!hasID || id == nil || u.ID == id) && (name == "" || u.Name == name) && (princ == "" || u.KrbPrincipal == princ)
+		}), nil
+	}
+	return nil, fault(koji.CodeGenericError, "Invalid type for userInfo: %s", pyType(v))
+}
+
+// getPackage resolves a package as Koji's get_package_id does: an int is an
+// id, a string a name, a struct its "id" or else "name" member. Unknown
+// packages are nil; other types are Koji's ParameterError.
+func (w *world) getPackage(v any) (*pkg, error) {
+	if m, ok := v.(map[string]any); ok {
+		switch {
+		case m["id"] != nil:
+			v = m["id"]
+			if _, ok := v.(int64); !ok {
+				return nil, fault(koji.CodeParameterError, "Invalid name or id value: %v", m)
+			}
+		case m["name"] != nil:
+			v = m["name"]
+		default:
+			return nil, fault(koji.CodeParameterError, "Invalid name or id value: %v", m)
+		}
+	}
+	switch x := v.(type) {
+	case int64:
+		return w.pkgByID[x], nil
+	case string:
+		return w.pkgs[x], nil
+	}
+	return nil, fault(koji.CodeParameterError, "Invalid name or id value: %v", v)
+}
+
+// pyType names a decoded XML-RPC value's Python type, as Koji's messages do.
+func pyType(v any) string {
+	switch v.(type) {
+	case int64:
+		return "<class 'int'>"
+	case float64:
+		return "<class 'float'>"
+	case bool:
+		return "<class 'bool'>"
+	case string:
+		return "<class 'str'>"
+	case []any:
+		return "<class 'list'>"
+	case map[string]any:
+		return "<class 'dict'>"
+	case nil:
+		return "<class 'NoneType'>"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
 func (w *world) addBuild(b *build) {
 	w.builds[b.ID] = b
 	w.buildByNVR[b.nvr()] = b
@@ -388,17 +472,4 @@ func (w *world) renameBuild(b *build, release string) {
 	delete(w.buildByNVR, b.nvr())
 	b.Release = release
 	w.buildByNVR[b.nvr()] = b
-}
-
-// splitNVR splits name-version-release.
-func splitNVR(nvr string) (n, v, r string, err error) {
-	i := strings.LastIndexByte(nvr, '-')
-	if i <= 0 {
-		return "", "", "", fmt.Errorf("invalid NVR %q", nvr)
-	}
-	j := strings.LastIndexByte(nvr[:i], '-')
-	if j <= 0 {
-		return "", "", "", fmt.Errorf("invalid NVR %q", nvr)
-	}
-	return nvr[:j], nvr[j+1 : i], nvr[i+1:], nil
 }

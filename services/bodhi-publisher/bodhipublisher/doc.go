@@ -27,4 +27,26 @@
 // it from ebs_updates. Because the list lives in KV, a restarted publisher
 // resumes following. Replicas may run side by side: every event has a
 // deterministic Nats-Msg-Id, so a change seen by two replicas is stored once.
+//
+// # Configuration
+//
+// Flags, each with its environment variable: -bodhi-url (EBS_BODHI_URL),
+// -bodhi-user (EBS_BODHI_USER), -bodhi-client-id (EBS_BODHI_CLIENT_ID),
+// -oidc-issuer (EBS_OIDC_ISSUER), -oidc-token-url (EBS_OIDC_TOKEN_URL),
+// -oidc-scopes (EBS_OIDC_SCOPES), -bodhi-token-file (EBS_BODHI_TOKEN_FILE),
+// -dry-run (EBS_DRY_RUN), -retry-for (EBS_BODHI_RETRY_FOR),
+// -follow-interval (EBS_BODHI_FOLLOW_INTERVAL), -follow-timeout
+// (EBS_BODHI_FOLLOW_TIMEOUT), -workers (EBS_BODHI_WORKERS).
+//
+// The client secret comes only from the environment, as libs/config.Secrets
+// reads it: EBS_BODHI_CLIENT_SECRET_FILE (first line of the file) or
+// EBS_BODHI_CLIENT_SECRET. The names used before, EBS_OIDC_CLIENT_ID,
+// EBS_OIDC_CLIENT_SECRET[_FILE] and the flags -oidc-client-id and
+// -oidc-client-secret-file, still work when no EBS_BODHI_CLIENT_* is set and
+// log a deprecation warning: status reads EBS_OIDC_CLIENT_SECRET for its own
+// login client.
+// Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
+// -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
+// -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config
+// (EBS_CONFIG), -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
 package bodhipublisher

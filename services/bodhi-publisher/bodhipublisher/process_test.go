@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -54,8 +55,8 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 			"EBS_NATS_URL="+e.natsURL,
 			"EBS_BODHI_URL="+e.sim.URL(),
 			"EBS_OIDC_ISSUER="+e.OIDC.Issuer(),
-			"EBS_OIDC_CLIENT_ID="+e.OIDC.ClientID(),
-			"EBS_OIDC_CLIENT_SECRET_FILE="+secret,
+			"EBS_BODHI_CLIENT_ID="+e.OIDC.ClientID(),
+			"EBS_BODHI_CLIENT_SECRET_FILE="+secret,
 		)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -67,9 +68,23 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 	tag0, tag1 := e.SideTag(t, "a-1-1.eln150"), e.SideTag(t, "b-1-1.eln150")
 	c0, c1 := command("k9", 0, 2, tag0, "a-1-1.eln150"), command("k9", 1, 2, tag1, "b-1-1.eln150")
 
+	acked := func(delivered uint64) func() bool {
+		return func() bool {
+			cons, err := e.conn.JS.Consumer(context.Background(), natsx.StreamEBS, natsx.ConsumerBodhiPublisher)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := cons.Info(context.Background())
+			return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= delivered
+		}
+	}
+
 	p := run()
 	e.send(c0, c0.CommandId)
 	r0 := e.result(c0.CommandId)
+	// Kill between chunks: after chunk 0's ack. (A kill between its result
+	// and its ack leaves the delivery pending for the 2-minute AckWait.)
+	waitFor(t, "chunk 0 to be acked", acked(1))
 	if err := p.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +94,7 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 	e.send(c1, c1.CommandId)
 	p = run()
 	r1 := e.result(c1.CommandId)
-	waitFor(t, "every command to be acked", func() bool {
-		cons, err := e.conn.JS.Consumer(context.Background(), natsx.StreamEBS, natsx.ConsumerBodhiPublisher)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := cons.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= 3
-	})
+	waitFor(t, "every command to be acked", acked(3))
 	if e.sim.Created() != 2 || r0.GetUpdateCreated().GetAlias() == "" || r1.GetUpdateCreated().GetAlias() == "" ||
 		r0.GetUpdateCreated().GetAlias() == r1.GetUpdateCreated().GetAlias() {
 		t.Fatalf("created %d; results %v / %v\n%s", e.sim.Created(), r0, r1, logs.String())
@@ -94,6 +102,9 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 	// The stored outcome of chunk 0 is the one replayed: not filed again.
 	if got := e.result(c0.CommandId); got.GetUpdateCreated().GetAlias() != r0.GetUpdateCreated().GetAlias() {
 		t.Fatalf("chunk 0 result changed: %v", got)
+	}
+	if strings.Contains(logs.String(), "deprecated") {
+		t.Errorf("the current variable names logged a deprecation:\n%s", logs.String())
 	}
 	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

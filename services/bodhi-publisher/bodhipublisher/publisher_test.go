@@ -464,18 +464,9 @@ func TestInvalidCommandsAreDeadLettered(t *testing.T) {
 	cmd := command("x", 0, 1, "t")
 	cmd.CommandId = ""
 	e.send(cmd, "no-id")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cons, err := e.conn.JS.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsx.SubjectDeadLetter}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next(jetstream.FetchContext(ctx))
-	if err != nil {
-		t.Fatalf("no dead letter: %v", err)
-	}
-	dl := new(ebsv1.DeadLetter)
-	if err := proto.Unmarshal(m.Data(), dl); err != nil || dl.Service != bodhipublisher.Name || !strings.Contains(dl.Reason, "command_id") {
-		t.Fatalf("dead letter %v, %v", dl, err)
+	msgs := natstest.WaitStored(t, e.conn.JS, natsx.StreamEBS, natsx.SubjectDeadLetter, 1, 20*time.Second)
+	dl := natstest.Decode[ebsv1.DeadLetter](t, msgs)[0]
+	if dl.Service != bodhipublisher.Name || !strings.Contains(dl.Reason, "command_id") {
+		t.Fatalf("dead letter %v", dl)
 	}
 }

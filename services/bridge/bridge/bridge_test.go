@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/fedmsg"
@@ -38,13 +37,7 @@ func amqpURL() string {
 func startNATS(t *testing.T) (*natstest.Server, *natsx.Conn) {
 	t.Helper()
 	srv := natstest.Start(t)
-	conn := srv.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return srv, conn
+	return srv, srv.Provisioned(t)
 }
 
 // rabbit returns a connection and a channel on the real RabbitMQ.
@@ -97,37 +90,18 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// deadLetters returns the dead letters stored on EBS keyed by their id,
+// failing on one stored twice.
 func deadLetters(t *testing.T, js jetstream.JetStream) map[string]*ebsv1.DeadLetter {
 	t.Helper()
-	ctx := context.Background()
 	out := map[string]*ebsv1.DeadLetter{}
-	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
-		FilterSubject: natsx.SubjectDeadLetter, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	for _, dl := range natstest.Decode[ebsv1.DeadLetter](t, natstest.Stored(t, js, natsx.StreamEBS, natsx.SubjectDeadLetter)) {
+		if _, dup := out[dl.Id]; dup {
+			t.Fatalf("dead letter %s stored twice", dl.Id)
+		}
+		out[dl.Id] = dl
 	}
-	defer func() { _ = js.DeleteConsumer(ctx, natsx.StreamEBS, cons.CachedInfo().Name) }()
-	for {
-		batch, err := cons.FetchNoWait(100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			var dl ebsv1.DeadLetter
-			if err := proto.Unmarshal(m.Data(), &dl); err != nil {
-				t.Fatal(err)
-			}
-			if _, dup := out[dl.Id]; dup {
-				t.Fatalf("dead letter %s stored twice", dl.Id)
-			}
-			out[dl.Id] = &dl
-		}
-		if n == 0 {
-			return out
-		}
-	}
+	return out
 }
 
 // Store: new, duplicate, and every kind of unusable input dead-lettered once.

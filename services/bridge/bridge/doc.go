@@ -21,4 +21,21 @@
 //
 // --replay FILE imports recorded messages (JSON lines in the datagrepper or
 // fedora-messaging shape) into FEDMSG and exits.
+//
+// # Configuration
+//
+// Flags, each with its environment variable (Config documents the
+// defaults): -amqp-url (EBS_AMQP_URL), -amqp-ca (EBS_AMQP_CA), -amqp-cert
+// (EBS_AMQP_CERT), -amqp-key (EBS_AMQP_KEY), -amqp-exchange
+// (EBS_AMQP_EXCHANGE), -amqp-queue (EBS_AMQP_QUEUE), -amqp-queue-transient
+// (EBS_AMQP_QUEUE_TRANSIENT), -amqp-routing-keys (EBS_AMQP_ROUTING_KEYS),
+// -amqp-prefetch (EBS_AMQP_PREFETCH), -topic-prefix (EBS_TOPIC_PREFIX),
+// -reconnect-min (EBS_RECONNECT_MIN), -reconnect-max (EBS_RECONNECT_MAX),
+// -outbound-topic (EBS_OUTBOUND_TOPIC), -outbound-amqp-url
+// (EBS_OUTBOUND_AMQP_URL), -replay (EBS_REPLAY). The bridge holds no
+// secrets: the broker authenticates its client certificate (files).
+// Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
+// -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
+// -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config
+// (EBS_CONFIG), -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
 package bridge

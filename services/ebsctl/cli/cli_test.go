@@ -104,7 +104,11 @@ func TestCommandsAgainstLiveServer(t *testing.T) {
 // TestTokensAndAuthExitCodes runs the admin commands against a server with
 // OIDC on: no token, a non-admin token, an expired one, a valid admin one.
 func TestTokensAndAuthExitCodes(t *testing.T) {
-	env := statustest.Start(t, statustest.Options{Config: status.Config{Settings: &config.Config{OIDC: &config.OIDC{
+	secret := filepath.Join(t.TempDir(), "oidc-secret")
+	if err := os.WriteFile(secret, []byte("unused\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := statustest.Start(t, statustest.Options{Config: status.Config{OIDCClientSecretFile: secret, Settings: &config.Config{OIDC: &config.OIDC{
 		AuthURL: "http://127.0.0.1:1/authorize", TokenEndpoint: "http://127.0.0.1:1/token", ClientID: "ebs",
 		AdminGroups: []string{"eln-admins"}}}}})
 	ctx := context.Background()

@@ -29,4 +29,17 @@
 // when it loads, rawhide resolves and the lists fetch. Koji is read through
 // libs/koji (KojiReader: listTagged, getBuildTarget), Bodhi through
 // libs/bodhi (ReleaseResolver), anonymously: the filter changes nothing.
+//
+// # Configuration
+//
+// Flags, each with its environment variable (Config documents the
+// defaults): -koji-url (EBS_KOJI_URL), -bodhi-url (EBS_BODHI_URL),
+// -config-refresh (EBS_CONFIG_REFRESH), -reconcile-interval
+// (EBS_RECONCILE_INTERVAL; negative disables), -http-timeout
+// (EBS_HTTP_TIMEOUT), -http-retry (EBS_HTTP_RETRY). The filter holds no
+// secrets: it reads Koji and Bodhi anonymously.
+// Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
+// -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
+// -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config
+// (EBS_CONFIG), -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
 package filter

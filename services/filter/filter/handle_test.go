@@ -22,13 +22,9 @@ import (
 // trigger-tag message.
 func TestHandleTagThroughFEDMSG(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
-	conn := srv.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	cr := crfixture.NewTest(t, crfixture.Sample()...)
 	reg := prometheus.NewRegistry()
 	f := New(Deps{JS: conn.JS, Logger: lifecycle.Discard(), Registerer: reg})
@@ -70,7 +66,7 @@ func TestHandleTagThroughFEDMSG(t *testing.T) {
 		}
 		return total == 6
 	})
-	reqs := readAll(t, conn.JS, natsx.SubjectRebuildRequested, func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) })
+	reqs := onEBS[ebsv1.RebuildRequest](t, conn.JS, natsx.SubjectRebuildRequested)
 	if len(reqs) != 2 || reqs["trigger-"+triggers[0].ID].GetComponent() != "bash" || reqs["trigger-"+triggers[1].ID].GetComponent() != "ipa" {
 		t.Fatalf("requests %v", reqs)
 	}
@@ -84,7 +80,7 @@ func TestHandleTagThroughFEDMSG(t *testing.T) {
 		testutil.ToFloat64(m.Requests.WithLabelValues("trigger")) != 2 || testutil.ToFloat64(m.Components) == 0 {
 		t.Error("counters")
 	}
-	dls := readAll(t, conn.JS, natsx.SubjectDeadLetter, func() *ebsv1.DeadLetter { return new(ebsv1.DeadLetter) })
+	dls := onEBS[ebsv1.DeadLetter](t, conn.JS, natsx.SubjectDeadLetter)
 	if len(dls) != 1 {
 		t.Fatalf("dead letters %v", dls)
 	}
@@ -102,7 +98,7 @@ func TestHandleTagThroughFEDMSG(t *testing.T) {
 	if err := f2.HandleTag(ctx, &natsx.Delivery[*ebsv1.FedoraMessage]{Msg: fm}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readAll(t, conn.JS, natsx.SubjectRebuildRequested, func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) })); n != 2 {
+	if n := len(onEBS[ebsv1.RebuildRequest](t, conn.JS, natsx.SubjectRebuildRequested)); n != 2 {
 		t.Fatalf("%d requests after a redelivery", n)
 	}
 	if n, err := testutil.GatherAndCount(reg, "ebs_filter_messages_total"); err != nil || n != 4 {

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/fedmsg"
@@ -62,42 +60,6 @@ func (s *service) stop(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Errorf("%s did not stop", s.name)
-	}
-}
-
-// messagesOn returns the messages on an EBS subject keyed by Nats-Msg-Id,
-// failing on any id stored twice. It reads with a short-lived ephemeral
-// consumer (no acks).
-func messagesOn[T proto.Message](t *testing.T, ctx context.Context, js jetstream.JetStream, subject string, newT func() T) map[string]T {
-	t.Helper()
-	out := map[string]T{}
-	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
-		FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
-	if err != nil {
-		return out
-	}
-	defer func() { _ = js.DeleteConsumer(context.WithoutCancel(ctx), natsx.StreamEBS, cons.CachedInfo().Name) }()
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			return out
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			v := newT()
-			if err := proto.Unmarshal(m.Data(), v); err != nil {
-				t.Fatal(err)
-			}
-			id := m.Headers().Get("Nats-Msg-Id")
-			if _, dup := out[id]; dup {
-				t.Fatalf("%s stored twice on %s", id, subject)
-			}
-			out[id] = v
-		}
-		if n == 0 {
-			return out
-		}
 	}
 }
 
@@ -263,10 +225,9 @@ func TestIntakeEndToEnd(t *testing.T) {
 		"llvm-21.1.0-1.fc43":            {"llvm", ebsv1.ComponentView_COMPONENT_VIEW_ELN, 0, "releng"},
 		"clang-21.1.0-1.fc43":           {"clang", ebsv1.ComponentView_COMPONENT_VIEW_ELN, 1, "releng"},
 	}
-	newReq := func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) }
 	var reqs map[string]*ebsv1.RebuildRequest
 	eventually(t, 30*time.Second, "6 rebuild requests", func() bool {
-		reqs = messagesOn(t, ctx, conn.JS, natsx.SubjectRebuildRequested, newReq)
+		reqs = natstest.ByMsgID[ebsv1.RebuildRequest](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectRebuildRequested))
 		return len(reqs) >= len(wantRequests)
 	})
 	validPublished := len(samples) + len(triggers) + 1 + 150
@@ -293,7 +254,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	if err != nil || info.State.Msgs != uint64(validPublished) {
 		t.Fatalf("FEDMSG holds %v messages, want exactly %d (%v)", info.State.Msgs, validPublished, err)
 	}
-	reqs = messagesOn(t, ctx, conn.JS, natsx.SubjectRebuildRequested, newReq)
+	reqs = natstest.ByMsgID[ebsv1.RebuildRequest](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectRebuildRequested))
 	if len(reqs) != len(wantRequests) {
 		t.Fatalf("%d requests, want %d: %v", len(reqs), len(wantRequests), reqs)
 	}
@@ -322,7 +283,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 		t.Errorf("bash: %v", r)
 	}
 
-	dls := messagesOn(t, ctx, conn.JS, natsx.SubjectDeadLetter, func() *ebsv1.DeadLetter { return new(ebsv1.DeadLetter) })
+	dls := natstest.ByMsgID[ebsv1.DeadLetter](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectDeadLetter))
 	if len(dls) != len(malformed) {
 		t.Fatalf("%d dead letters, want %d: %v", len(dls), len(malformed), dls)
 	}
@@ -337,8 +298,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 
 	// Configuration refresh: a broken file is rejected and the old
 	// configuration keeps working.
-	newEvent := func() *ebsv1.ConfigEvent { return new(ebsv1.ConfigEvent) }
-	loaded := messagesOn(t, ctx, conn.JS, natsx.SubjectConfigLoaded, newEvent)
+	loaded := natstest.ByMsgID[ebsv1.ConfigEvent](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectConfigLoaded))
 	if len(loaded) != 1 {
 		t.Fatalf("config loaded events: %v", loaded)
 	}
@@ -348,7 +308,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	}
 	writeConfig("configuration: [\n")
 	eventually(t, 10*time.Second, "the broken configuration to be rejected", func() bool {
-		for _, e := range messagesOn(t, ctx, conn.JS, natsx.SubjectConfigRejected, newEvent) {
+		for _, e := range natstest.ByMsgID[ebsv1.ConfigEvent](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectConfigRejected)) {
 			if e.Service == "filter" && strings.Contains(e.Error, "not valid YAML") {
 				return true
 			}
@@ -357,7 +317,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	})
 	m1 := tag("f43", "bash-5.3.0-3.fc43", 1201)
 	eventually(t, 10*time.Second, "a request under the old configuration", func() bool {
-		r, ok := messagesOn(t, ctx, conn.JS, natsx.SubjectRebuildRequested, newReq)["trigger-"+m1.ID]
+		r, ok := natstest.ByMsgID[ebsv1.RebuildRequest](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectRebuildRequested))["trigger-"+m1.ID]
 		return ok && r.Ordering == 1000 && r.Component == "bash"
 	})
 
@@ -369,7 +329,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	}
 	writeConfig(changed)
 	eventually(t, 10*time.Second, "the changed configuration to load", func() bool {
-		for _, e := range messagesOn(t, ctx, conn.JS, natsx.SubjectConfigLoaded, newEvent) {
+		for _, e := range natstest.ByMsgID[ebsv1.ConfigEvent](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectConfigLoaded)) {
 			if e.Service == "filter" && e.Digest != firstDigest {
 				return true
 			}
@@ -378,7 +338,7 @@ func TestIntakeEndToEnd(t *testing.T) {
 	})
 	m2 := tag("f43", "bash-5.3.0-4.fc43", 1202)
 	eventually(t, 10*time.Second, "a request under the new configuration", func() bool {
-		r, ok := messagesOn(t, ctx, conn.JS, natsx.SubjectRebuildRequested, newReq)["trigger-"+m2.ID]
+		r, ok := natstest.ByMsgID[ebsv1.RebuildRequest](t, natstest.Stored(t, conn.JS, natsx.StreamEBS, natsx.SubjectRebuildRequested))["trigger-"+m2.ID]
 		return ok && r.Ordering == 7
 	})
 }

@@ -3,6 +3,8 @@ package filter
 import (
 	"context"
 	"time"
+
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // KojiBuild is the part of a Koji build (a listTagged entry) the filter reads.
@@ -20,7 +22,9 @@ type KojiBuild struct {
 }
 
 // EVR returns the build's epoch, version and release.
-func (b KojiBuild) EVR() EVR { return EVR{Epoch: b.Epoch, Version: b.Version, Release: b.Release} }
+func (b KojiBuild) EVR() rpmver.EVR {
+	return rpmver.EVR{Epoch: b.Epoch, Version: b.Version, Release: b.Release}
+}
 
 // KojiReader is the filter's read-only view of Koji: the two calls the
 // original's rebuild_from_components and periodic cleanup make. It is

@@ -1,5 +1,7 @@
 package filter
 
+import "github.com/fedora-eln/ebs/libs/rpmver"
+
 // Choice is the build a manual or reconciler rebuild uses.
 type Choice struct {
 	Build   KojiBuild
@@ -17,8 +19,8 @@ func Pick(rawhide, eln *KojiBuild) (c Choice, ok bool) {
 	switch {
 	case rawhide != nil && eln != nil:
 		r, e := rawhide.EVR(), eln.EVR()
-		r.Release, e.Release = StripDistTag(r.Release), StripDistTag(e.Release)
-		switch cmp := LabelCompare(r, e); {
+		r.Release, e.Release = rpmver.StripDistTag(r.Release), rpmver.StripDistTag(e.Release)
+		switch cmp := rpmver.LabelCompare(r, e); {
 		case cmp > 0:
 			return Choice{Build: *rawhide, Note: "Rawhide build " + rawhide.NVR + " is newer than ELN build " + eln.NVR}, true
 		case cmp < 0:

@@ -4,14 +4,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 func TestPick(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	b := func(nvr, epoch string, created time.Time) *KojiBuild {
-		parts := splitNVR(nvr)
-		return &KojiBuild{ID: int64(len(nvr)), Name: parts[0], Version: parts[1], Release: parts[2], NVR: nvr, Epoch: epoch, CreationTime: created}
+		n, v, r, err := rpmver.ParseNVR(nvr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &KojiBuild{ID: int64(len(nvr)), Name: n, Version: v, Release: r, NVR: nvr, Epoch: epoch, CreationTime: created}
 	}
 	tests := []struct {
 		name       string
@@ -46,10 +51,4 @@ func TestPick(t *testing.T) {
 			t.Errorf("%s: %+v", tt.name, c)
 		}
 	}
-}
-
-func splitNVR(nvr string) [3]string {
-	i := strings.LastIndexByte(nvr, '-')
-	j := strings.LastIndexByte(nvr[:i], '-')
-	return [3]string{nvr[:j], nvr[j+1 : i], nvr[i+1:]}
 }

@@ -21,40 +21,14 @@ import (
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
 
-// readAll returns every message on subject decoded with newT, keyed by
-// Nats-Msg-Id, read with a short-lived ephemeral consumer.
-func readAll[T proto.Message](t *testing.T, js jetstream.JetStream, subject string, newT func() T) map[string]T {
+// onEBS returns the messages stored on an EBS subject keyed by Nats-Msg-Id,
+// failing on an id stored twice.
+func onEBS[T any, P interface {
+	*T
+	proto.Message
+}](t *testing.T, js jetstream.JetStream, subject string) map[string]P {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]T{}
-	cons, err := js.CreateConsumer(ctx, natsx.StreamEBS, jetstream.ConsumerConfig{
-		FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = js.DeleteConsumer(ctx, natsx.StreamEBS, cons.CachedInfo().Name) }()
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			v := newT()
-			if err := proto.Unmarshal(m.Data(), v); err != nil {
-				t.Fatal(err)
-			}
-			id := m.Headers().Get("Nats-Msg-Id")
-			if _, dup := out[id]; dup {
-				t.Fatalf("%s stored twice on %s", id, subject)
-			}
-			out[id] = v
-		}
-		if n == 0 {
-			return out
-		}
-	}
+	return natstest.ByMsgID[T, P](t, natstest.Stored(t, js, natsx.StreamEBS, subject))
 }
 
 // Manual rebuilds and the reconciler resolved against the Koji simulator
@@ -81,13 +55,9 @@ func TestManualAndReconcileAgainstKojiHub(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nats := natstest.Start(t)
-	conn := nats.Connect(t)
+	conn := natstest.Start(t).Provisioned(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	if err := natsx.Provision(ctx, conn.JS, natsx.ProvisionOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	reader, err := NewKojiReader(hub.URL(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +86,8 @@ func TestManualAndReconcileAgainstKojiHub(t *testing.T) {
 	var rejs map[string]*ebsv1.RequestRejected
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		reqs = readAll(t, conn.JS, natsx.SubjectRebuildRequested, func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) })
-		rejs = readAll(t, conn.JS, natsx.SubjectRebuildRejected, func() *ebsv1.RequestRejected { return new(ebsv1.RequestRejected) })
+		reqs = onEBS[ebsv1.RebuildRequest](t, conn.JS, natsx.SubjectRebuildRequested)
+		rejs = onEBS[ebsv1.RequestRejected](t, conn.JS, natsx.SubjectRebuildRejected)
 		if len(reqs) == 6 && len(rejs) == 3 && len(hub.CallsTo("listTagged"))-before >= 4 || time.Now().After(deadline) {
 			break
 		}
@@ -209,7 +179,7 @@ func TestManualAndReconcileAgainstKojiHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, 20*time.Second, "reconcile-r2-bash", func() bool {
-		_, ok := readAll(t, conn.JS, natsx.SubjectRebuildRequested, func() *ebsv1.RebuildRequest { return new(ebsv1.RebuildRequest) })["reconcile-r2-bash"]
+		_, ok := onEBS[ebsv1.RebuildRequest](t, conn.JS, natsx.SubjectRebuildRequested)["reconcile-r2-bash"]
 		return ok
 	})
 }

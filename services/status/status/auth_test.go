@@ -2,7 +2,10 @@ package status_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,42 +17,51 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fedora-eln/ebs/libs/auth"
-	"github.com/fedora-eln/ebs/libs/auth/authtest"
 	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/oidctest"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	ebsstatus "github.com/fedora-eln/ebs/services/status/status"
 	"github.com/fedora-eln/ebs/services/status/status/statustest"
-	"os"
-	"path/filepath"
 )
+
+// oidcUser is an account at the test provider.
+type oidcUser struct {
+	name   string
+	groups []string
+}
 
 var (
-	adminUser = authtest.User{Sub: "1", Nickname: "alice", Groups: []string{"eln-admins"}}
-	otherUser = authtest.User{Sub: "2", Nickname: "mallory", Groups: []string{"packager"}}
+	adminUser = oidcUser{"alice", []string{"eln-admins"}}
+	otherUser = oidcUser{"mallory", []string{"packager"}}
 )
 
-// authEnv starts status with OIDC on against an in-process provider.
-func authEnv(t *testing.T) (*statustest.Env, *authtest.Provider) {
+// authEnv starts status with OIDC on against the shared Ipsilon-like
+// provider, on which adminUser is logged in.
+func authEnv(t *testing.T) (*statustest.Env, *oidctest.Provider) {
 	t.Helper()
-	prov := authtest.Start(t, adminUser)
+	prov := oidctest.Start(t, oidctest.Options{})
+	for _, u := range []oidcUser{adminUser, otherUser} {
+		prov.AddUser(u.name, u.groups...)
+	}
+	prov.LoginAs(adminUser.name)
 	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte(prov.ClientSecret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(prov.ClientSecret()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := ebsstatus.Config{
 		OIDCIssuer: prov.Issuer(), OIDCClientSecretFile: secret,
 		Settings: &config.Config{OIDC: &config.OIDC{AuthURL: prov.AuthURL(), TokenEndpoint: prov.TokenURL(),
-			UserinfoEndpoint: prov.UserinfoURL(), ClientID: prov.ClientID, AdminGroups: []string{"eln-admins"},
-			Scopes: []string{"openid", "profile"}}},
+			UserinfoEndpoint: prov.UserInfoURL(), ClientID: prov.ClientID(), AdminGroups: []string{"eln-admins"},
+			Scopes: []string{"openid", "profile", "https://id.fedoraproject.org/scope/groups"}}},
 	}
 	return statustest.Start(t, statustest.Options{Config: cfg}), prov
 }
 
 // session makes a session directly in the store (the browser flow is
 // tested in libs/auth and below through /login).
-func session(t *testing.T, env *statustest.Env, u authtest.User, ttl time.Duration) string {
+func session(t *testing.T, env *statustest.Env, u oidcUser, ttl time.Duration) string {
 	t.Helper()
-	s := auth.Session{ID: auth.NewSessionID(), Username: u.Nickname, Groups: u.Groups, CreatedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(ttl)}
+	s := auth.Session{ID: auth.NewSessionID(), Username: u.name, Groups: u.groups, CreatedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(ttl)}
 	if err := env.Server.Store.CreateSession(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +80,7 @@ func TestAuthOnGRPC(t *testing.T) {
 	admin := session(t, env, adminUser, time.Hour)
 	other := session(t, env, otherUser, time.Hour)
 	expired := session(t, env, adminUser, -time.Minute)
-	_, idTok := prov.Mint(adminUser, "", time.Hour)
+	idTok := prov.IDToken(adminUser.name, "", time.Hour)
 	with := func(tok string) context.Context {
 		if tok == "" {
 			return context.Background()
@@ -117,7 +129,7 @@ func TestAuthOnGRPC(t *testing.T) {
 
 func TestAuthOnHTTPAndGateway(t *testing.T) {
 	t.Parallel()
-	env, _ := authEnv(t)
+	env, prov := authEnv(t)
 	base := env.HTTPURL()
 	admin := session(t, env, adminUser, time.Hour)
 	other := session(t, env, otherUser, time.Hour)
@@ -146,6 +158,10 @@ func TestAuthOnHTTPAndGateway(t *testing.T) {
 		{"pause no token", "POST", "/control/pause", "", nil, 401, ""},
 		{"pause wrong group", "POST", "/control/pause", "", bearer(other), 403, ""},
 		{"pause admin", "POST", "/control/pause", "", bearer(admin), 200, "paused by alice"},
+		{"pause admin access token", "POST", "/control/pause", "", bearer(prov.Token(adminUser.name)), 200, "paused by alice"},
+		{"pause wrong group access token", "POST", "/control/pause", "", bearer(prov.Token(otherUser.name)), 403, "mallory"},
+		{"pause admin ID token", "POST", "/control/pause", "", bearer(prov.IDToken(adminUser.name, "", time.Hour)), 200, "paused by alice"},
+		{"pause expired ID token", "POST", "/control/pause", "", bearer(prov.IDToken(adminUser.name, "", -time.Hour)), 401, ""},
 		{"gateway pause no token", "POST", "/v1/control/pause", `{}`, json, 401, "authentication required"},
 		{"gateway pause wrong group", "POST", "/v1/control/pause", `{}`, bearer(other), 403, "admin group"},
 		{"gateway pause cookie only", "POST", "/v1/control/pause", `{}`, cookie(admin), 403, "cookie alone"},
@@ -174,12 +190,18 @@ func TestAuthOnHTTPAndGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	buf := new(strings.Builder)
-	b := make([]byte, 1024)
-	n, _ := resp.Body.Read(b)
-	buf.Write(b[:n])
-	if resp.StatusCode != 200 || !strings.Contains(buf.String(), `"user":"alice"`) || !strings.Contains(buf.String(), `"admin":true`) {
-		t.Fatalf("after login: %d %s", resp.StatusCode, buf.String())
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"user":"alice"`) || !strings.Contains(string(body), `"admin":true`) {
+		t.Fatalf("after login: %d %s", resp.StatusCode, body)
+	}
+	if q := prov.LastAuthorizeRequest(); q.Get("code_challenge_method") != "S256" || q.Get("state") == "" || q.Get("nonce") == "" {
+		t.Errorf("authorization request lacks state, nonce or S256 PKCE: %v", q)
+	}
+	if m := prov.LastTokenAuthMethod(); m != "client_secret_basic" {
+		t.Errorf("token request authenticated with %q, want client_secret_basic", m)
 	}
 }

@@ -3,6 +3,7 @@ package status
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -78,7 +79,21 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
 	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false, "empty the history tables and replay the EBS stream from its start")
 	lifecycle.StringVar(fs, &c.SMTPPasswordFile, "smtp-password-file", "EBS_SMTP_PASSWORD_FILE", "", "file holding the SMTP password")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), secretsUsage)
+	}
 }
+
+// secretsUsage ends --help: secrets never appear on the command line.
+const secretsUsage = `
+Secrets come only from the environment, inline (X) or as the first line of a
+file (X_FILE, e.g. a mounted Kubernetes secret); setting both is an error:
+  EBS_OIDC_CLIENT_SECRET[_FILE]  client secret for the OIDC login (required with open_id_connect)
+  EBS_SMTP_PASSWORD[_FILE]       SMTP password (without it, mail is sent without login)
+  EBS_DB_PASSWORD[_FILE]         PostgreSQL password, added to --database-url
+`
 
 func (c *Config) withDefaults() {
 	if c.DatabaseURL == "" {
@@ -97,15 +112,4 @@ func (c *Config) withDefaults() {
 		c.KojiWebURL = DefaultKojiWebURL
 	}
 	c.KojiWebURL = strings.TrimRight(c.KojiWebURL, "/")
-}
-
-func readSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }

@@ -40,4 +40,25 @@
 // or directly: srv, err := status.Start(ctx, status.Config{Common: c,
 // HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"}, log); srv.HTTPAddr,
 // srv.GRPCAddr; srv.Wait() after cancelling ctx.
+//
+// # Configuration
+//
+// Flags, each with its environment variable: -database-url
+// (EBS_DATABASE_URL), -http-addr (EBS_HTTP_ADDR), -grpc-addr
+// (EBS_GRPC_ADDR), -koji-web-url (EBS_KOJI_WEB_URL), -koji-hub-url
+// (EBS_KOJI_HUB_URL), -oidc-issuer (EBS_OIDC_ISSUER), -replay-history
+// (EBS_REPLAY_HISTORY), -oidc-client-secret-file
+// (EBS_OIDC_CLIENT_SECRET_FILE) and -smtp-password-file
+// (EBS_SMTP_PASSWORD_FILE).
+//
+// Secrets come only from the environment or files, as libs/config.Secrets
+// reads them: EBS_OIDC_CLIENT_SECRET[_FILE] (required when open_id_connect
+// is on: status refuses to start without it), EBS_SMTP_PASSWORD[_FILE] and
+// EBS_DB_PASSWORD[_FILE] (put into a -database-url that has no password).
+// EBS_DATABASE_PASSWORD_FILE, the first Helm chart's name, is read as a
+// deprecated fallback.
+// Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
+// -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
+// -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config
+// (EBS_CONFIG), -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
 package status

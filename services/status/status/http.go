@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/fedora-eln/ebs/libs/auth"
@@ -112,9 +113,11 @@ func (s *Server) observeRPC(method string, start time.Time, err error) {
 	c := status.Code(err)
 	s.m.grpcRequests.WithLabelValues(method, c.String()).Inc()
 	s.m.grpcDuration.WithLabelValues(method).Observe(time.Since(start).Seconds())
-	if err != nil && c.String() == "Internal" {
-		s.log.Error("grpc call failed", "method", method, "error", err)
-	} else {
+	switch c {
+	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss:
+		// The server's fault, not the caller's: worth an operator's look.
+		s.log.Error("StatusService call failed on the server side", "method", method, "code", c.String(), "error", err)
+	default:
 		s.log.Debug("grpc call", "method", method, "code", c.String(), "duration", time.Since(start))
 	}
 }

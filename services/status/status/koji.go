@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/fedora-eln/ebs/libs/koji"
 )
@@ -21,14 +20,6 @@ func rawBuilds(v []map[string]any) []KojiBuild {
 	return out
 }
 
-// userArg passes a numeric user as an int (Koji accepts an id or a name).
-func userArg(u string) any {
-	if n, err := strconv.ParseInt(u, 10, 64); err == nil {
-		return n
-	}
-	return u
-}
-
 // ListTagged is listTagged(tag, latest=True).
 func (k KojiClientReader) ListTagged(ctx context.Context, tag string) ([]KojiBuild, error) {
 	var v []map[string]any
@@ -36,10 +27,12 @@ func (k KojiClientReader) ListTagged(ctx context.Context, tag string) ([]KojiBui
 	return rawBuilds(v), err
 }
 
-// ListBuildsByUser is listBuilds(userID=user, queryOpts={"order": "-start_ts"}).
+// ListBuildsByUser is listBuilds(userID=user, queryOpts={"order": "-start_ts"})
+// with the user name, as the original passes koji.username (Koji resolves
+// a name, a Kerberos principal or an id).
 func (k KojiClientReader) ListBuildsByUser(ctx context.Context, user string) ([]KojiBuild, error) {
 	var v []map[string]any
-	err := k.C.Call(ctx, &v, "listBuilds", koji.KW("userID", userArg(user), "queryOpts", koji.KW("order", "-start_ts")))
+	err := k.C.Call(ctx, &v, "listBuilds", koji.KW("userID", user, "queryOpts", koji.KW("order", "-start_ts")))
 	return rawBuilds(v), err
 }
 
@@ -48,6 +41,29 @@ func (k KojiClientReader) ListBuildsByPackage(ctx context.Context, name string) 
 	var v []map[string]any
 	err := k.C.Call(ctx, &v, "listBuilds", koji.KW("packageID", name, "queryOpts", koji.KW("order", "start_ts")))
 	return rawBuilds(v), err
+}
+
+// ListBuildsByPackages is ListBuildsByPackage for every name, sent as
+// multicalls of up to 500 calls (KojiBatchReader). A fault of one call
+// fails the run, as a fault of the single call would.
+func (k KojiClientReader) ListBuildsByPackages(ctx context.Context, names []string) ([][]KojiBuild, error) {
+	calls := make([]koji.Call, len(names))
+	for i, n := range names {
+		calls[i] = koji.NewCall("listBuilds", koji.KW("packageID", n, "queryOpts", koji.KW("order", "start_ts")))
+	}
+	results, err := k.C.Multicall(ctx, calls, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]KojiBuild, len(names))
+	for i, r := range results {
+		var v []map[string]any
+		if err := r.Decode(&v); err != nil {
+			return nil, fmt.Errorf("listBuilds(packageID=%s): %w", names[i], err)
+		}
+		out[i] = rawBuilds(v)
+	}
+	return out, nil
 }
 
 // ListTags is listTags(build=id) -> names.
@@ -65,13 +81,13 @@ func (k KojiClientReader) ListTags(ctx context.Context, buildID int64) ([]string
 
 // defaultKojiReader returns an anonymous Koji reader for hubURL, or nil
 // when none is configured (status.json then stays 503).
-func defaultKojiReader(hubURL string) KojiReader {
+func defaultKojiReader(hubURL string) (KojiReader, error) {
 	if hubURL == "" {
-		return nil
+		return nil, nil
 	}
 	c, err := koji.New(koji.Options{URL: hubURL})
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("koji client for %s: %w", hubURL, err)
 	}
-	return KojiClientReader{C: c}
+	return KojiClientReader{C: c}, nil
 }

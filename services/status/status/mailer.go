@@ -32,11 +32,7 @@ func (s *Server) startMailer(ctx context.Context) error {
 		s.log.Info("failure mail disabled (email: false)")
 		return nil
 	}
-	pw, err := readSecret(s.cfg.SMTPPasswordFile)
-	if err != nil {
-		return fmt.Errorf("status: SMTP password: %w", err)
-	}
-	mc := mail.Config{Host: st.Email.SMTPHost, Port: st.Email.SMTPPort, Username: st.Email.SMTPUsername, Password: pw,
+	mc := mail.Config{Host: st.Email.SMTPHost, Port: st.Email.SMTPPort, Username: st.Email.SMTPUsername, Password: s.secrets.smtpPassword,
 		From: st.Email.From, Recipients: st.Email.Recipients, TLS: s.cfg.MailTLS}
 	h := func(ctx context.Context, d *natsx.Delivery[*ebsv1.BatchCompleted]) error {
 		c := d.Msg

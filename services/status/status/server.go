@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,21 +45,22 @@ type Server struct {
 	// Store is the status database (tests seed and inspect it).
 	Store *store.Store
 
-	cfg    Config
-	log    *slog.Logger
-	admin  *lifecycle.Admin
-	conn   *natsx.Conn
-	svc    *service
-	auth   *auth.Authenticator
-	m      *metrics
-	json   statusJSON
-	grpc   *grpc.Server
-	http   *http.Server
-	health *health.Server
-	ready  atomic.Bool
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errc   chan error
+	cfg     Config
+	secrets secrets
+	log     *slog.Logger
+	admin   *lifecycle.Admin
+	conn    *natsx.Conn
+	svc     *service
+	auth    *auth.Authenticator
+	m       *metrics
+	json    statusJSON
+	grpc    *grpc.Server
+	http    *http.Server
+	health  *health.Server
+	ready   atomic.Bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errc    chan error
 }
 
 // Run runs the service until ctx ends.
@@ -77,8 +79,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	cfg.withDefaults()
 	log = log.With("component", Name)
+	sec, err := loadSecrets(cfg, os.LookupEnv, log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DatabaseURL, err = withDBPassword(cfg.DatabaseURL, sec.dbPassword); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(parent)
-	s := &Server{cfg: cfg, log: log, admin: lifecycle.NewAdmin(), cancel: cancel, errc: make(chan error, 8)}
+	s := &Server{cfg: cfg, secrets: sec, log: log, admin: lifecycle.NewAdmin(), cancel: cancel, errc: make(chan error, 8)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -104,7 +113,9 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 			return nil
 		})
 	}
-	var err error
+	if err := sec.requireFor(cfg.Settings); err != nil {
+		return nil, err
+	}
 	s.conn, err = cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return nil, err
@@ -132,7 +143,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	if err != nil {
 		return nil, err
 	}
-	s.auth, err = newAuthenticator(ctx, cfg, s.Store, log)
+	s.auth, err = newAuthenticator(ctx, cfg, sec.oidcClientSecret, s.Store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -284,14 +295,10 @@ func replay(ctx context.Context, st *store.Store, conn *natsx.Conn, replicas int
 	return nil
 }
 
-func newAuthenticator(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*auth.Authenticator, error) {
+func newAuthenticator(ctx context.Context, cfg Config, secret string, st *store.Store, log *slog.Logger) (*auth.Authenticator, error) {
 	ac := auth.Config{Logger: log, HTTPClient: cfg.OIDCHTTPClient}
 	if cfg.Settings != nil && cfg.Settings.OIDC != nil {
 		o := cfg.Settings.OIDC
-		secret, err := readSecret(cfg.OIDCClientSecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("status: OIDC client secret: %w", err)
-		}
 		ac.Enabled = true
 		ac.Issuer, ac.AuthURL, ac.TokenURL, ac.UserinfoURL = cfg.OIDCIssuer, o.AuthURL, o.TokenEndpoint, o.UserinfoEndpoint
 		ac.ClientID, ac.ClientSecret, ac.Scopes, ac.AdminGroups = o.ClientID, secret, o.Scopes, o.AdminGroups
@@ -340,7 +347,11 @@ func (s *Server) refreshGauges(ctx context.Context) {
 func (s *Server) startStatusJSON(ctx context.Context) {
 	koji := s.cfg.Koji
 	if koji == nil {
-		koji = defaultKojiReader(s.cfg.KojiHubURL)
+		var err error
+		if koji, err = defaultKojiReader(s.cfg.KojiHubURL); err != nil {
+			s.log.Error("/status.json stays 503: no Koji client", "error", err)
+			return
+		}
 	}
 	if koji == nil {
 		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-hub-url)")
@@ -363,6 +374,11 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 	}
 	if g.stableTag == "" {
 		g.stableTag = "eln"
+	}
+	if g.user == "" {
+		// The original falls back to getLoggedInUser(); status reads Koji
+		// anonymously, so it has no user to fall back to.
+		s.log.Warn("koji.username is not set: status.json looks every component up with listBuilds(packageID=...), one Koji call each")
 	}
 	s.goRun("status.json", func() error { g.refresh(ctx, &s.json, interval, s.m); return nil })
 }

@@ -364,7 +364,8 @@ func (s *service) WatchBatchEvents(req *ebsv1.WatchBatchEventsRequest, stream eb
 	if err != nil {
 		return grpcError(fmt.Errorf("%w: watch: %v", ErrUnavailable, err))
 	}
-	go func() { <-ctx.Done(); it.Stop() }()
+	defer it.Stop()
+	go func() { <-ctx.Done(); it.Stop() }() // unblocks Next when the client goes away
 	for {
 		m, err := it.Next()
 		if err != nil {

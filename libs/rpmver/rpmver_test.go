@@ -1,10 +1,16 @@
-package filter
+package rpmver
 
-import "testing"
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
 
 // Cases from rpm's own rpmvercmp test table (tests/rpmvercmp.at) and the
-// dist-tag situations ebs meets.
-func TestRPMVerCmp(t *testing.T) {
+// dist-tag situations ebs meets. Each row is also checked reversed.
+func TestCompare(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		a, b string
@@ -106,13 +112,86 @@ func TestRPMVerCmp(t *testing.T) {
 		{"10.eln150", "10.fc45", -1},
 	}
 	for _, tt := range tests {
-		if got := RPMVerCmp(tt.a, tt.b); got != tt.want {
-			t.Errorf("RPMVerCmp(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		if got := Compare(tt.a, tt.b); got != tt.want {
+			t.Errorf("Compare(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+		if got := Compare(tt.b, tt.a); got != -tt.want {
+			t.Errorf("Compare(%q, %q) = %d, want %d", tt.b, tt.a, got, -tt.want)
 		}
 	}
 }
 
-func TestLabelCompareAndDistTag(t *testing.T) {
+// TestCompareMatchesRPM replays pairs whose results rpm 4.18 computed
+// (rpm.vercmp through rpm's Lua interpreter; testdata/README says how).
+func TestCompareMatchesRPM(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/rpm-4.18-vercmp.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if len(fields) != 3 {
+			t.Fatalf("line %d: %q is not a\tb\tresult", n+1, sc.Text())
+		}
+		want, err := strconv.Atoi(fields[2])
+		if err != nil {
+			t.Fatalf("line %d: %v", n+1, err)
+		}
+		if got := Compare(fields[0], fields[1]); got != want {
+			t.Errorf("Compare(%q, %q) = %d, rpm says %d", fields[0], fields[1], got, want)
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 1000 {
+		t.Fatalf("only %d pairs in the golden file", n)
+	}
+}
+
+func FuzzCompareIsAntisymmetric(f *testing.F) {
+	for _, s := range [][2]string{{"1.0~rc1", "1.0"}, {"1.0^git1", "1.0.1"}, {"a1", "1a"}, {"", "~"}, {"^", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if x, y := Compare(a, b), Compare(b, a); x != -y || x < -1 || x > 1 {
+			t.Fatalf("Compare(%q, %q) = %d but Compare(%q, %q) = %d", a, b, x, b, a, y)
+		}
+		if Compare(a, a) != 0 {
+			t.Fatalf("Compare(%q, itself) != 0", a)
+		}
+	})
+}
+
+func TestParseNVR(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		nvr, n, v, r string
+		ok           bool
+	}{
+		{"python-requests-2.32.4-2.fc43", "python-requests", "2.32.4", "2.fc43", true},
+		{"grep-3.11-10.eln150", "grep", "3.11", "10.eln150", true},
+		{"a-1-1", "a", "1", "1", true},
+		{"grep-3.11", "", "", "", false},
+		{"grep", "", "", "", false},
+		{"-1-1", "", "", "", false},
+		{"grep--1", "", "", "", false},
+		{"grep-1-", "", "", "", false},
+		{"", "", "", "", false},
+	} {
+		n, v, r, err := ParseNVR(tt.nvr)
+		if (err == nil) != tt.ok || n != tt.n || v != tt.v || r != tt.r {
+			t.Errorf("ParseNVR(%q) = %q %q %q %v, want %q %q %q ok=%v", tt.nvr, n, v, r, err, tt.n, tt.v, tt.r, tt.ok)
+		}
+	}
+}
+
+func TestLabelCompareAndStripDistTag(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		a, b EVR
