@@ -30,6 +30,9 @@ type Configs struct {
 	RepoWatcher    repowatcher.Config
 	BodhiPublisher bodhipublisher.Config
 	Status         status.Config
+	// Override replaces the runners of some services (the demo runs
+	// koji-worker on a Koji client of its own).
+	Override map[string]Service
 }
 
 // FromEnv builds every service's configuration the way its own binary
@@ -72,7 +75,7 @@ type Service func(ctx context.Context, log *slog.Logger) error
 
 // Services maps the service names to runners of their configuration.
 func (c Configs) Services() map[string]Service {
-	return map[string]Service{
+	m := map[string]Service{
 		bridge.Name:      func(ctx context.Context, log *slog.Logger) error { return bridge.Run(ctx, c.Bridge, log) },
 		filter.Name:      func(ctx context.Context, log *slog.Logger) error { return filter.Run(ctx, c.Filter, log) },
 		batcher.Name:     func(ctx context.Context, log *slog.Logger) error { return batcher.Run(ctx, c.Batcher, log) },
@@ -83,6 +86,10 @@ func (c Configs) Services() map[string]Service {
 		},
 		status.Name: func(ctx context.Context, log *slog.Logger) error { return status.Run(ctx, c.Status, log) },
 	}
+	for name, run := range c.Override {
+		m[name] = run
+	}
+	return m
 }
 
 // Names lists the known services, sorted.

@@ -435,17 +435,20 @@ func freshDatabase(ctx context.Context, adminURL, name string) (string, error) {
 }
 
 func startKoji(ctx context.Context, w *world.World, sink kojihub.Sink, prefix string, log *slog.Logger) (*kojihub.Hub, string, error) {
-	scen := w.Scenario.Scenario
-	hub, err := kojihub.New(kojihub.Options{Seed: w.Scenario.Seed, Packages: w.Scenario.World.Packages,
-		Scenario: &scen, Sink: sink, TopicPrefix: prefix, Logger: log})
+	// The same scenario file kojisim reads in the end-to-end tests and compose.
+	text, err := w.ScenarioYAML()
 	if err != nil {
 		return nil, "", err
 	}
-	for _, b := range w.Builds {
-		if _, err := hub.AddBuild(b); err != nil {
-			hub.Close()
-			return nil, "", err
-		}
+	file, err := kojihub.ParseScenarioFile(text)
+	if err != nil {
+		return nil, "", err
+	}
+	opts := file.Options()
+	opts.Sink, opts.TopicPrefix, opts.Logger = sink, prefix, log
+	hub, err := kojihub.New(opts)
+	if err != nil {
+		return nil, "", err
 	}
 	url, err := hub.Listen(ctx, "127.0.0.1:0")
 	if err != nil {

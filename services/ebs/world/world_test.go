@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	"github.com/fedora-eln/ebs/services/ebs/world"
 )
@@ -304,5 +305,51 @@ func TestComposeFilesAreCurrent(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("deploy/compose/%s is stale: run `go run ./services/ebs world files -content-resolver http://world:8082 deploy/compose`", name)
 		}
+	}
+}
+
+// kojisim reading the world's scenario file has the world: the generated
+// packages, the named builds, and every trigger's new Rawhide build waiting
+// in f45-updates-candidate with its SCM URL.
+func TestScenarioFileReproducesTheWorld(t *testing.T) {
+	t.Parallel()
+	w, err := world.New(world.Options{Waves: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := w.ScenarioYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := kojihub.ParseScenarioFile(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := kojihub.New(f.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	have := map[string]bool{}
+	for _, p := range hub.Packages() {
+		have[p] = true
+	}
+	for _, p := range w.Generated {
+		if !have[p] {
+			t.Errorf("generated package %s missing", p)
+		}
+	}
+	candidates, rawhide := hub.Tagged(world.CandidateTag), hub.Tagged(world.TriggerTag)
+	for _, tr := range w.Triggers {
+		b, ok := hub.Build(tr.NVR)
+		if !ok || b.Source != tr.SCMURL {
+			t.Errorf("%s: %+v %v, want source %s", tr.NVR, b, ok, tr.SCMURL)
+		}
+		if !slices.Contains(candidates, tr.NVR) || slices.Contains(rawhide, tr.NVR) {
+			t.Errorf("%s must wait in %s, not be in %s", tr.NVR, world.CandidateTag, world.TriggerTag)
+		}
+	}
+	if _, ok := hub.Build("ipa-4.12.5-3.eln150"); !ok {
+		t.Error("the ELN build of ipa is missing")
 	}
 }
