@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -334,7 +336,7 @@ func runWatch(ctx context.Context, c ebsv1.StatusServiceClient, f *apiFlags, sin
 	for {
 		e, err := stream.Recv()
 		if err != nil {
-			if ctx.Err() != nil || err == io.EOF {
+			if ctx.Err() != nil || err == io.EOF || deadlinePassed(ctx, err) {
 				return nil
 			}
 			return err
@@ -347,4 +349,12 @@ func runWatch(ctx context.Context, c ebsv1.StatusServiceClient, f *apiFlags, sin
 		}
 		fmt.Fprintf(w, "%s  #%d  %s\n", when(e.At), e.Sequence, describe(e))
 	}
+}
+
+// deadlinePassed reports a stream ended by the caller's own deadline: the
+// server enforces the propagated grpc-timeout too, and its reset can arrive
+// a moment before the client's timer marks ctx done.
+func deadlinePassed(ctx context.Context, err error) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl) && status.Code(err) == codes.DeadlineExceeded
 }

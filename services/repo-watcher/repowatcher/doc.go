@@ -1,6 +1,19 @@
-// Package repowatcher is the repo-watcher service: it waits for builds to appear in tags and for repos to regenerate.
+// Package repowatcher is the repo-watcher service: it waits, on the batcher's
+// command, until Koji has done something that Koji itself does
+// asynchronously.
 //
-// Not built yet: until its issue lands, Run only connects to NATS, provisions
-// the streams, buckets and consumers, serves /alive, /startup and /metrics,
-// and waits for shutdown. It produces no results.
+// WatchCommands (ebs.watch.cmd.*, durable natsx.ConsumerRepoWatcherCmd):
+// WaitTagged ("these NVRs are in tag T"), WaitRepo ("tag T has a ready repo
+// newer than event E") and CancelWait. Each open wait is a record in KV
+// ebs_waits (ebsv1.WaitRecord, key = command id), so a restart loses none.
+// A wait is resolved by Fedora messages (buildsys.tag, buildsys.repo.done;
+// durable natsx.ConsumerRepoWatcherFed) or by polling (listTagged / getRepo,
+// at start-up and every PollInterval), whichever comes first, and times out
+// at its deadline (after a last poll) as WaitTimedOut. The outcome is
+// recorded in KV ebs_results under the command id before the event
+// (ebs.watch.evt.*) is published; the first replica to record it wins.
+//
+// Flags: --poll-interval (5m), --wait-timeout (1h, when the command gives
+// none), --deadline-check (30s) and the Koji client flags. In-process:
+// Serve(ctx, Config, Deps{JS, Hub}, log); the hub is only read.
 package repowatcher
