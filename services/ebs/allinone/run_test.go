@@ -53,6 +53,7 @@ func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 	e := newEnv(t)
 	c := allinone.FromEnv(lifecycle.Common{NATSURL: e.nats.URL(), Replicas: 1, Config: e.config})
 	c.Filter.KojiURL = e.koji
+	c.Batcher.Koji.URL, c.KojiWorker.Koji.URL, c.RepoWatcher.Koji.URL = e.koji, e.koji, e.koji
 	c.Status.DatabaseURL, c.Status.HTTPAddr, c.Status.GRPCAddr = e.db, "127.0.0.1:0", "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
