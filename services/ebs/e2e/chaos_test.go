@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +23,8 @@ import (
 )
 
 // TestChaos runs several batches while a seeded supervisor kill -9s a
-// random service every few seconds and restarts it, and kill -9s and
-// restarts nats-server once. Every batch must complete as the configuration
+// random service every few seconds and restarts it; nats-server is kill
+// -9ed and restarted once, while the second wave's batch runs. Every batch must complete as the configuration
 // demands, no request may be lost, no build may be submitted twice for one
 // attempt and no Bodhi update filed twice.
 func TestChaos(t *testing.T) {
@@ -46,10 +47,29 @@ func TestChaos(t *testing.T) {
 			t.Logf("chaos seed %d (replay with EBS_CHAOS_SEED=%d); what the supervisor did:\n%s", seed, seed, strings.Join(chaos.Log(), "\n"))
 		}
 	})
-	var all []world.Trigger
+	rng := rand.New(rand.NewPCG(seed, 0x4a75))
 	for wave := 0; wave < s.World.Options.Waves; wave++ {
 		trs := s.Feed(ctx, wave)
-		all = append(all, trs...)
+		if wave == 1 {
+			// Once its batch has started, at a random moment.
+			want := world.Eligible(trs)
+			err := s.Obs.WaitFor(ctx, func(o world.Observation) bool {
+				for _, bs := range o.Started {
+					for _, p := range bs.GetPackages() {
+						if slices.Contains(want, p.GetComponent()) {
+							return true
+						}
+					}
+				}
+				return false
+			})
+			if err != nil {
+				chaos.Stop(ctx)
+				t.Fatalf("seed %d: wave 2's batch never started: %v", seed, err)
+			}
+			time.Sleep(time.Duration(rng.Int64N(int64(3 * time.Second))))
+			chaos.RestartNATS()
+		}
 		if err := s.WaitClosed(ctx, trs); err != nil {
 			chaos.Stop(ctx)
 			t.Fatalf("seed %d: wave %d did not complete under chaos: %v", seed, wave+1, err)
@@ -119,7 +139,7 @@ func TestChaos(t *testing.T) {
 
 // ChaosOptions tune the supervisor.
 type ChaosOptions struct {
-	// Every: a kill every Every..2*Every (default 3 s).
+	// Every: a kill every Every..2*Every (default 2 s).
 	Every time.Duration
 	// Down: a killed service stays down up to this long (default 1 s).
 	Down time.Duration
@@ -130,6 +150,7 @@ type Chaos struct {
 	s       *System
 	rng     *rand.Rand
 	o       ChaosOptions
+	op      sync.Mutex // one kill or restart at a time
 	mu      sync.Mutex
 	log     []string
 	kills   int
@@ -140,12 +161,11 @@ type Chaos struct {
 }
 
 // StartChaos starts the supervisor: every few seconds it kill -9s a random
-// service and starts it again after a moment; once, between 10 and 30 s in,
-// it kill -9s nats-server and starts it again. Like an orchestrator, it also
+// service and starts it again after a moment. Like an orchestrator, it also
 // restarts any process that exited by itself.
 func (s *System) StartChaos(seed uint64, o ChaosOptions) *Chaos {
 	if o.Every <= 0 {
-		o.Every = 3 * time.Second
+		o.Every = 2 * time.Second
 	}
 	if o.Down <= 0 {
 		o.Down = time.Second
@@ -172,25 +192,12 @@ func (c *Chaos) sleep(d time.Duration) bool {
 
 func (c *Chaos) run() {
 	defer close(c.done)
-	natsAt := 10*time.Second + time.Duration(c.rng.Int64N(int64(20*time.Second)))
 	for {
 		if !c.sleep(c.o.Every + time.Duration(c.rng.Int64N(int64(c.o.Every)))) {
 			return
 		}
+		c.op.Lock()
 		c.restartExited()
-		if !c.natsRst && time.Since(c.start) >= natsAt {
-			c.logf("kill -9 nats-server")
-			c.s.NATS.Kill()
-			c.sleep(time.Second)
-			if err := c.s.NATS.Start(); err != nil {
-				c.logf("restarting nats-server: %v", err)
-			}
-			c.mu.Lock()
-			c.natsRst = true
-			c.mu.Unlock()
-			c.logf("nats-server started again")
-			continue
-		}
 		name := Services[c.rng.IntN(len(Services))]
 		p := c.s.Procs[name]
 		c.logf("kill -9 %s", name)
@@ -202,7 +209,25 @@ func (c *Chaos) run() {
 		if err := p.Start(); err != nil {
 			c.logf("restarting %s: %v", name, err)
 		}
+		c.op.Unlock()
 	}
+}
+
+// RestartNATS kill -9s nats-server and starts it again a second later.
+func (c *Chaos) RestartNATS() {
+	c.op.Lock()
+	defer c.op.Unlock()
+	c.logf("kill -9 nats-server")
+	c.s.NATS.Kill()
+	time.Sleep(time.Second)
+	if err := c.s.NATS.Start(); err != nil {
+		c.logf("restarting nats-server: %v", err)
+		return
+	}
+	c.mu.Lock()
+	c.natsRst = true
+	c.mu.Unlock()
+	c.logf("nats-server started again")
 }
 
 // restartExited starts every service that exited by itself (a crash).
