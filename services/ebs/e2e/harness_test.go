@@ -396,7 +396,7 @@ func StartSystem(t *testing.T, o Options) *System {
 		"repo-watcher":    {"EBS_POLL_INTERVAL=2s", "EBS_DEADLINE_CHECK=1s"},
 		"bodhi-publisher": {"EBS_BODHI_TOKEN_FILE=" + token, "EBS_BODHI_FOLLOW_INTERVAL=1s"},
 		"status": {"EBS_DATABASE_URL=" + s.DBURL, "EBS_HTTP_ADDR=" + s.HTTPAddr, "EBS_GRPC_ADDR=" + s.GRPCAddr,
-			"EBS_KOJI_HUB_URL=" + s.KojiURL},
+			"EBS_KOJI_URL=" + s.KojiURL},
 	}
 	for _, name := range Services {
 		admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -354,7 +354,7 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 		}
 	}
 	if koji == nil {
-		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-hub-url)")
+		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-url / EBS_KOJI_URL)")
 		return
 	}
 	comps := s.cfg.Components
