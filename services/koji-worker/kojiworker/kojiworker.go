@@ -197,7 +197,7 @@ func (w *Worker) run(ctx context.Context, ready func()) error {
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamEBS, natsx.ConsumerKojiWorkerCmd,
 			func() *ebsv1.KojiCommand { return new(ebsv1.KojiCommand) }, w.handleCommand,
-			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: w.cfg.Workers})
+			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: w.cfg.Workers, OnDeadLetter: w.failDeadLettered})
 	})
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamFedmsg, natsx.ConsumerKojiWorkerFed,

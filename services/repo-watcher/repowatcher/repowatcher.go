@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/commands"
@@ -168,7 +169,7 @@ func (w *Watcher) run(ctx context.Context, ready func()) error {
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamEBS, natsx.ConsumerRepoWatcherCmd,
 			func() *ebsv1.WatchCommand { return new(ebsv1.WatchCommand) }, w.handleCommand,
-			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: 2})
+			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: 2, OnDeadLetter: w.failDeadLettered})
 	})
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamFedmsg, natsx.ConsumerRepoWatcherFed,
@@ -306,6 +307,28 @@ func (w *Watcher) cancel(ctx context.Context, cmd *ebsv1.WatchCommand, c *ebsv1.
 	}
 	ev := &ebsv1.WatchEvent{CommandId: cmd.GetCommandId(), BatchId: cmd.GetBatchId(), At: timestamppb.Now(),
 		Event: &ebsv1.WatchEvent_WaitCancelled{WaitCancelled: &ebsv1.WaitCancelled{WaitCommandId: target}}}
+	stored, _, err := w.results.Record(ctx, cmd.GetCommandId(), &ebsv1.CommandResult{Result: &ebsv1.CommandResult_Watch{Watch: ev}})
+	if err != nil {
+		return err
+	}
+	return w.publish(ctx, cmd.GetCommandId(), stored.GetWatch())
+}
+
+// failDeadLettered records a CommandFailed result for a watch command about
+// to be dead-lettered, so the batcher waiting on it treats the wait as not
+// satisfied instead of waiting forever.
+func (w *Watcher) failDeadLettered(ctx context.Context, m proto.Message, reason string) error {
+	cmd, _ := m.(*ebsv1.WatchCommand)
+	if cmd == nil || !commands.ValidID(cmd.GetCommandId()) {
+		return nil
+	}
+	if _, ok, err := w.results.Get(ctx, cmd.GetCommandId()); err != nil || ok {
+		return err
+	}
+	verb, _ := natsx.OneofCase(cmd)
+	w.log.Error("watch command dead-lettered; recording it as failed", "command_id", cmd.GetCommandId(), "batch_id", cmd.GetBatchId(), "reason", reason)
+	ev := &ebsv1.WatchEvent{CommandId: cmd.GetCommandId(), BatchId: cmd.GetBatchId(), At: timestamppb.Now(),
+		Event: &ebsv1.WatchEvent_CommandFailed{CommandFailed: &ebsv1.CommandFailed{Verb: verb, Error: commands.DeadLettered(reason).Error()}}}
 	stored, _, err := w.results.Record(ctx, cmd.GetCommandId(), &ebsv1.CommandResult{Result: &ebsv1.CommandResult_Watch{Watch: ev}})
 	if err != nil {
 		return err
