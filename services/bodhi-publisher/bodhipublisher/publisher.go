@@ -54,6 +54,8 @@ type Publisher struct {
 	results *natsx.ProtoKV[*ebsv1.CommandResult]
 	follows *natsx.ProtoKV[*ebsv1.FollowedUpdate]
 	m       *metrics
+	// followRound lets one replica ask Bodhi per interval.
+	followRound *natsx.Round
 }
 
 // New opens the KV buckets (provisioned beforehand by natsx.Provision).
@@ -97,12 +99,18 @@ func New(ctx context.Context, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := o.Logger.With("component", Name)
+	round, err := natsx.NewRound(ctx, o.JS, natsx.KeyPollBodhiUpdates, "", log)
+	if err != nil {
+		return nil, err
+	}
 	return &Publisher{
-		o:       o,
-		log:     o.Logger.With("component", Name),
-		results: natsx.NewProtoKV(res, func() *ebsv1.CommandResult { return new(ebsv1.CommandResult) }),
-		follows: natsx.NewProtoKV(fol, func() *ebsv1.FollowedUpdate { return new(ebsv1.FollowedUpdate) }),
-		m:       m,
+		o:           o,
+		followRound: round,
+		log:         log,
+		results:     natsx.NewProtoKV(res, func() *ebsv1.CommandResult { return new(ebsv1.CommandResult) }),
+		follows:     natsx.NewProtoKV(fol, func() *ebsv1.FollowedUpdate { return new(ebsv1.FollowedUpdate) }),
+		m:           m,
 	}, nil
 }
 

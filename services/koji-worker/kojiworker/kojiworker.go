@@ -129,6 +129,8 @@ type Worker struct {
 	results *commands.Results
 	tasks   *natsx.ProtoKV[*ebsv1.TaskRecord]
 	m       *metrics
+	// pollRound lets one replica poll Koji per interval.
+	pollRound *natsx.Round
 
 	userOnce sync.Mutex
 	user     *kojibatch.User
@@ -166,11 +168,17 @@ func newWorker(ctx context.Context, cfg Config, d Deps, log *slog.Logger) (*Work
 	if err != nil {
 		return nil, fmt.Errorf("kojiworker: open %s: %w", natsx.BucketTasks, err)
 	}
+	log = log.With("component", Name)
+	round, err := natsx.NewRound(ctx, d.JS, natsx.KeyPollKojiTasks, "", log)
+	if err != nil {
+		return nil, err
+	}
 	return &Worker{
-		cfg: cfg, log: log.With("component", Name), js: d.JS, hub: d.Hub, results: results,
-		tasks: natsx.NewProtoKV(tkv, func() *ebsv1.TaskRecord { return new(ebsv1.TaskRecord) }),
-		m:     newMetrics(d.Registerer),
-		open:  map[int64]*tracked{},
+		cfg: cfg, log: log, js: d.JS, hub: d.Hub, results: results,
+		tasks:     natsx.NewProtoKV(tkv, func() *ebsv1.TaskRecord { return new(ebsv1.TaskRecord) }),
+		m:         newMetrics(d.Registerer),
+		open:      map[int64]*tracked{},
+		pollRound: round,
 	}, nil
 }
 

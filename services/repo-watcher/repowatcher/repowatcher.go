@@ -115,21 +115,29 @@ func Serve(ctx context.Context, cfg Config, d Deps, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("repowatcher: open %s: %w", natsx.BucketWaits, err)
 	}
-	w := &Watcher{cfg: cfg, log: log.With("component", Name), js: d.JS, hub: d.Hub, results: results,
+	log = log.With("component", Name)
+	round, err := natsx.NewRound(ctx, d.JS, natsx.KeyPollWaits, "", log)
+	if err != nil {
+		return err
+	}
+	w := &Watcher{cfg: cfg, log: log, js: d.JS, hub: d.Hub, results: results,
 		waits: natsx.NewProtoKV(kv, func() *ebsv1.WaitRecord { return new(ebsv1.WaitRecord) }),
-		open:  map[string]*openWait{}, m: newMetrics(d.Registerer)}
+		open:  map[string]*openWait{}, m: newMetrics(d.Registerer),
+		pollRound: round}
 	return w.run(ctx, d.Ready)
 }
 
 // Watcher is one repo-watcher replica.
 type Watcher struct {
-	cfg     Config
-	log     *slog.Logger
-	js      jetstream.JetStream
-	hub     kojibatch.Hub
-	results *commands.Results
-	waits   *natsx.ProtoKV[*ebsv1.WaitRecord]
-	m       *metrics
+	// pollRound lets one replica poll Koji per interval.
+	pollRound *natsx.Round
+	cfg       Config
+	log       *slog.Logger
+	js        jetstream.JetStream
+	hub       kojibatch.Hub
+	results   *commands.Results
+	waits     *natsx.ProtoKV[*ebsv1.WaitRecord]
+	m         *metrics
 
 	mu   sync.Mutex
 	open map[string]*openWait // by command id (= key)
@@ -383,9 +391,14 @@ func (w *Watcher) pollLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if time.Since(lastPoll) >= w.cfg.PollInterval {
+			// Every replica holds every open wait; one of them polls each
+			// round (the start-up poll always runs).
+			first := lastPoll.IsZero()
 			lastPoll = time.Now()
-			if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
-				w.log.Warn("poll failed; next poll retries", "error", err)
+			if first || w.pollRound.Mine(ctx, w.cfg.PollInterval) {
+				if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
+					w.log.Warn("poll failed; next poll retries", "error", err)
+				}
 			}
 		}
 		if err := w.checkDeadlines(ctx); err != nil && ctx.Err() == nil {
