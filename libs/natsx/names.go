@@ -52,9 +52,10 @@ const (
 	SubjectAttemptFinished = "ebs.batch.attempt.finished"
 	SubjectBatchCompleted  = "ebs.batch.completed"
 
-	SubjectDeadLetter     = "ebs.deadletter"
-	SubjectConfigLoaded   = "ebs.config.loaded"
-	SubjectConfigRejected = "ebs.config.rejected"
+	SubjectDeadLetter      = "ebs.deadletter"
+	SubjectDenylistRemoved = "ebs.denylist.removed"
+	SubjectConfigLoaded    = "ebs.config.loaded"
+	SubjectConfigRejected  = "ebs.config.rejected"
 )
 
 // KV buckets.

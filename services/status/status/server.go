@@ -33,9 +33,10 @@ import (
 
 // Mutating is every StatusService method that needs an admin.
 var Mutating = map[string]bool{
-	ebsv1.StatusService_TriggerRebuild_FullMethodName: true,
-	ebsv1.StatusService_Pause_FullMethodName:          true,
-	ebsv1.StatusService_Resume_FullMethodName:         true,
+	ebsv1.StatusService_TriggerRebuild_FullMethodName:      true,
+	ebsv1.StatusService_Pause_FullMethodName:               true,
+	ebsv1.StatusService_Resume_FullMethodName:              true,
+	ebsv1.StatusService_RemoveDenylistEntry_FullMethodName: true,
 }
 
 // Server is a started status service.
