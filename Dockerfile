@@ -9,7 +9,7 @@ ARG SERVICE
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 # Module downloads first, for layer caching.
-COPY go.work ./
+COPY go.work go.work.sum ./
 COPY proto/go.mod proto/go.sum proto/
 COPY libs/go.mod libs/go.sum libs/
 COPY services/ services/

@@ -15,10 +15,10 @@ HELM_VERSION           ?= v3.22.0
 TESTFLAGS ?= -count=1 -race -timeout 20m
 PKGS ?= work
 
-.PHONY: help build test lint fmt vet proto tools breaking clean
+.PHONY: help build test e2e demo lint fmt vet proto tools breaking clean
 
 help: ## show this help
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build every binary into bin/
 	@mkdir -p bin
@@ -28,6 +28,18 @@ build: ## build every binary into bin/
 test: ## go vet + go test -race across every module of the workspace
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# End-to-end and chaos tests: every service as its own process (build tag e2e).
+E2EFLAGS ?= -count=1 -timeout 20m
+
+e2e: ## end-to-end and chaos tests: the real binaries as processes (needs PostgreSQL and RabbitMQ)
+	$(GO) vet -tags e2e ./services/ebs/e2e/
+	$(GO) test -tags e2e $(E2EFLAGS) ./services/ebs/e2e/
+
+demo: ## build and run `ebs demo` (flags in ARGS, e.g. make demo ARGS=--exit-when-done)
+	@mkdir -p bin
+	$(GO) build -o bin/ebs ./services/ebs
+	./bin/ebs demo $(ARGS)
 
 lint: tools ## gofmt check, go vet, buf lint, helm chart + compose.yaml validation
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.')); \

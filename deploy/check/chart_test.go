@@ -84,7 +84,8 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 	}{
 		{"defaults", nil},
 		{"all-secrets-ingress", []string{"secrets.database=db", "secrets.koji=koji", "secrets.fedoraMessaging=fm",
-			"secrets.oidc=oidc", "secrets.smtp=smtp", "nats.credsSecret=nats", "status.ingress.enabled=true",
+			"secrets.oidc=oidc", "secrets.smtp=smtp", "secrets.bodhi=bodhi", "bodhi.clientID=ebs",
+			"koji.principal=eln-buildsync@FEDORAPROJECT.ORG", "nats.credsSecret=nats", "status.ingress.enabled=true",
 			"config.source=git+https://example.org/config.git#main:distrobaker.yaml"}},
 		{"single-replicas", []string{"services.batcher.replicas=1", "services.status.replicas=1"}},
 	}
@@ -116,6 +117,9 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 				if *d.Spec.Replicas > 1 && pdbs[name] == nil {
 					t.Errorf("%s has %d replicas but no PodDisruptionBudget", name, *d.Spec.Replicas)
 				}
+			}
+			if err := checkSecretsStayWithTheirService(deps); err != nil {
+				t.Error(err)
 			}
 			if svc == nil || len(svc.Spec.Ports) != 2 {
 				t.Fatalf("status Service with http and grpc ports expected, got %v", svc)
@@ -152,6 +156,52 @@ func checkDeployment(d *appsv1.Deployment) error {
 	for _, k := range []string{"EBS_NATS_URL", "EBS_CONFIG", "EBS_ADMIN_ADDR"} {
 		if env[k] == "" {
 			return fmt.Errorf("env %s not set", k)
+		}
+	}
+	return nil
+}
+
+// secretUsers says which service may mount each secret volume.
+var secretUsers = map[string]string{
+	"secret-database": "status", "secret-smtp": "status", "secret-oidc": "status",
+	"secret-koji": "koji-worker", "secret-bodhi": "bodhi-publisher", "secret-fedoramessaging": "bridge",
+}
+
+// checkSecretsStayWithTheirService: a secret is mounted only into the pod that
+// uses it, and the environment points that service at it.
+func checkSecretsStayWithTheirService(deps map[string]*appsv1.Deployment) error {
+	for name, d := range deps {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if user, ok := secretUsers[v.Name]; ok && user != name {
+				return fmt.Errorf("%s mounts %s, which only %s needs", name, v.Name, user)
+			}
+		}
+	}
+	want := map[string][]string{
+		"koji-worker":     {"EBS_KOJI_KEYTAB", "EBS_KOJI_PRINCIPAL"},
+		"status":          {"EBS_DB_PASSWORD_FILE", "EBS_DATABASE_URL"},
+		"bodhi-publisher": {"EBS_BODHI_CLIENT_ID", "EBS_BODHI_CLIENT_SECRET_FILE"},
+		"bridge":          {"EBS_AMQP_CERT", "EBS_AMQP_QUEUE"},
+	}
+	for name, envs := range want {
+		d := deps[name]
+		mounted := false
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if secretUsers[v.Name] == name {
+				mounted = true
+			}
+		}
+		if !mounted {
+			continue // this case sets no secret for it
+		}
+		have := map[string]bool{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			have[e.Name] = true
+		}
+		for _, e := range envs {
+			if !have[e] {
+				return fmt.Errorf("%s mounts its secret but lacks %s", name, e)
+			}
 		}
 	}
 	return nil

@@ -169,3 +169,27 @@ func NewBatchID(now time.Time) string {
 	_, _ = rand.Read(b[:])
 	return "b-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
+
+// ValidID reports whether id can be a key of ebs_results (KV key rules:
+// letters, digits and -/_=. , not starting or ending with a dot).
+func ValidID(id string) bool {
+	if id == "" || id[0] == '.' || id[len(id)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c == '-' || c == '/' || c == '_' || c == '=' || c == '.' ||
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !ok || (c == '.' && i > 0 && id[i-1] == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// DeadLettered is the error of a CommandFailed recorded for a command that
+// its worker dead-lettered: the issuer learns the command failed for good
+// instead of waiting for a result that never comes.
+func DeadLettered(reason string) error {
+	return fmt.Errorf("dead-lettered by the worker: %s", reason)
+}

@@ -87,6 +87,12 @@ type ConsumeOptions struct {
 	Backoff func(numDelivered uint64) time.Duration
 	// DeadLetter publishes dead letters. Default: Publish on SubjectDeadLetter.
 	DeadLetter func(ctx context.Context, dl *ebsv1.DeadLetter) error
+	// OnDeadLetter, when set, runs before a message is dead-lettered, with
+	// the decoded message (nil when it did not decode). Workers use it to
+	// record a failed result for a command, so whoever awaits the command
+	// learns it failed instead of waiting forever. An error keeps the message
+	// (it is redelivered later).
+	OnDeadLetter func(ctx context.Context, msg proto.Message, reason string) error
 }
 
 // DefaultBackoff doubles from 1 s up to one minute.
@@ -284,6 +290,17 @@ func (c *consumer[T]) deadLetter(ctx context.Context, d *Delivery[T], m jetstrea
 		Headers:    headers,
 		At:         timestamppb.Now(),
 		Deliveries: d.NumDelivered,
+	}
+	if c.o.OnDeadLetter != nil {
+		var msg proto.Message
+		if d.Msg.ProtoReflect().IsValid() {
+			msg = d.Msg
+		}
+		if err := c.o.OnDeadLetter(ctx, msg, reason); err != nil {
+			log.Error("dead-letter hook failed; keeping the message", "reason", reason, "error", err)
+			_ = m.NakWithDelay(5 * time.Second)
+			return
+		}
 	}
 	if err := c.o.DeadLetter(ctx, dl); err != nil {
 		// Without a durable dead letter the message must stay: retry later.

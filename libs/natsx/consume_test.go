@@ -3,6 +3,7 @@ package natsx_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -229,5 +230,53 @@ func TestProtoKVMutateAndWatch(t *testing.T) {
 	list, err := p.List(ctx)
 	if err != nil || len(list) != 0 {
 		t.Fatalf("list after delete: %v %v", list, err)
+	}
+}
+
+// OnDeadLetter sees the decoded message (nil for undecodable data) before the
+// dead letter is written; when it fails, the message stays and comes back.
+func TestConsumeOnDeadLetterHook(t *testing.T) {
+	t.Parallel()
+	c := natstest.Start(t).Provisioned(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := natsx.Publish(ctx, c.JS, natsx.SubjectRebuildRequested, "poison", &ebsv1.RebuildRequest{RequestId: "poison"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JS.PublishMsg(ctx, &nats.Msg{Subject: natsx.SubjectRebuildRequested, Data: []byte("\xff\xff"),
+		Header: nats.Header{nats.MsgIdHdr: []string{"garbage"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var hooked []string
+	failOnce := true
+	go func() {
+		_ = natsx.Consume(ctx, c.JS, natsx.StreamEBS, natsx.ConsumerBatcher, newRequest,
+			func(context.Context, *natsx.Delivery[*ebsv1.RebuildRequest]) error {
+				return natsx.Reject(errors.New("poison pill"))
+			}, natsx.ConsumeOptions{Service: "test", Logger: quiet,
+				OnDeadLetter: func(_ context.Context, m proto.Message, reason string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					name := "<nil>"
+					if r, ok := m.(*ebsv1.RebuildRequest); ok {
+						name = r.GetRequestId()
+					}
+					hooked = append(hooked, name)
+					if name == "poison" && failOnce {
+						failOnce = false
+						return errors.New("results bucket unavailable")
+					}
+					return nil
+				}})
+	}()
+	dls := deadLetters(t, c.JS, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(hooked) != "[poison <nil> poison]" && fmt.Sprint(hooked) != "[<nil> poison poison]" && fmt.Sprint(hooked) != "[poison poison <nil>]" {
+		t.Fatalf("hook calls %v: want poison twice (the first failed, so it came back) and nil once", hooked)
+	}
+	if len(dls) != 2 {
+		t.Fatalf("dead letters %d", len(dls))
 	}
 }

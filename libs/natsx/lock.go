@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,4 +255,67 @@ func isWrongLastSeqErr(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// MinRoundTTL is the shortest round ClaimRound can hold (the server's
+// per-message TTL has a one-second resolution).
+const MinRoundTTL = time.Second
+
+// ClaimRound claims one round of a periodic job that every replica of a
+// service runs (polling Koji, following Bodhi updates): the first caller
+// gets true and the key lives for ttl (at least MinRoundTTL); everyone else
+// gets false until it expires on the server. So adding replicas does not
+// multiply the calls to Koji or Bodhi, and a replica that dies mid-round only
+// delays the next one. The bucket must allow per-key TTLs (BucketLock does).
+func ClaimRound(ctx context.Context, kv jetstream.KeyValue, key, holder string, ttl time.Duration) (bool, error) {
+	_, err := kv.Create(ctx, key, []byte(holder), jetstream.KeyTTL(max(ttl, MinRoundTTL)))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil
+	default:
+		return false, fmt.Errorf("natsx: claim round %s: %w", key, err)
+	}
+}
+
+// Round is a periodic job shared by the replicas of a service (see ClaimRound).
+type Round struct {
+	KV     jetstream.KeyValue // BucketLock
+	Key    string
+	Holder string
+	Log    *slog.Logger
+}
+
+// NewRound opens BucketLock for a round named key, held as holder (default:
+// host name and pid).
+func NewRound(ctx context.Context, js jetstream.JetStream, key, holder string, log *slog.Logger) (*Round, error) {
+	kv, err := js.KeyValue(ctx, BucketLock)
+	if err != nil {
+		return nil, fmt.Errorf("natsx: open %s: %w", BucketLock, err)
+	}
+	if holder == "" {
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Round{KV: kv, Key: key, Holder: holder, Log: log}, nil
+}
+
+// Mine reports whether this replica runs the round that starts now. On a
+// NATS error it answers yes: an extra poll is better than a missed one.
+func (r *Round) Mine(ctx context.Context, interval time.Duration) bool {
+	if r == nil {
+		return true
+	}
+	// Expire a little before the next round, so clock jitter between
+	// replicas never makes a round that nobody may run.
+	ok, err := ClaimRound(ctx, r.KV, r.Key, r.Holder, interval*9/10)
+	if err != nil {
+		r.Log.Warn("could not claim the poll round; polling anyway", "key", r.Key, "error", err)
+		return true
+	}
+	return ok
 }

@@ -166,3 +166,41 @@ func TestLockStaleHolderCannotRenewOrRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestClaimRoundOnePerInterval(t *testing.T) {
+	t.Parallel()
+	_, kv := lockBucket(t)
+	ctx := context.Background()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			ok, err := natsx.ClaimRound(ctx, kv, "poll", fmt.Sprint(i), time.Second)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d replicas won the same round, want 1", wins.Load())
+	}
+	// After the round's TTL the next round can be claimed.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := natsx.ClaimRound(ctx, kv, "poll", "late", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the round never expired")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

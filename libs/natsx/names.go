@@ -52,9 +52,10 @@ const (
 	SubjectAttemptFinished = "ebs.batch.attempt.finished"
 	SubjectBatchCompleted  = "ebs.batch.completed"
 
-	SubjectDeadLetter     = "ebs.deadletter"
-	SubjectConfigLoaded   = "ebs.config.loaded"
-	SubjectConfigRejected = "ebs.config.rejected"
+	SubjectDeadLetter      = "ebs.deadletter"
+	SubjectDenylistRemoved = "ebs.denylist.removed"
+	SubjectConfigLoaded    = "ebs.config.loaded"
+	SubjectConfigRejected  = "ebs.config.rejected"
 )
 
 // KV buckets.
@@ -75,6 +76,11 @@ const (
 	KeyBatchLock = "batch"   // in BucketLock
 	KeyPause     = "pause"   // in BucketControl
 	KeyCurrent   = "current" // in BucketBatches: id of the running batch
+
+	// Poll rounds in BucketLock (ClaimRound): one replica polls per interval.
+	KeyPollKojiTasks    = "poll-koji-tasks"    // koji-worker: getTaskInfo of open tasks
+	KeyPollWaits        = "poll-waits"         // repo-watcher: listTagged/getRepo of open waits
+	KeyPollBodhiUpdates = "poll-bodhi-updates" // bodhi-publisher: followed updates
 )
 
 // Durable consumer names.

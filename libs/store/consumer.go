@@ -3,14 +3,18 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/natsx"
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
 
 // ProjectOptions configure Project.
@@ -74,7 +78,7 @@ func (s *Store) Project(ctx context.Context, js jetstream.JetStream, o ProjectOp
 			continue
 		}
 		for m := range batch.Messages() {
-			s.projectOne(ctx, m, o, log)
+			s.projectOne(ctx, js, m, o, log)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			log.Debug("fetch ended", "error", err)
@@ -83,7 +87,7 @@ func (s *Store) Project(ctx context.Context, js jetstream.JetStream, o ProjectOp
 	return nil
 }
 
-func (s *Store) projectOne(ctx context.Context, m jetstream.Msg, o ProjectOptions, log *slog.Logger) {
+func (s *Store) projectOne(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, o ProjectOptions, log *slog.Logger) {
 	md, err := m.Metadata()
 	if err != nil {
 		log.Error("message without metadata; terminating it", "subject", m.Subject(), "error", err)
@@ -101,7 +105,10 @@ func (s *Store) projectOne(ctx context.Context, m jetstream.Msg, o ProjectOption
 	}
 	// A database error is retried here, holding the message (InProgress), so
 	// the projection keeps its order and never runs out of deliveries while
-	// PostgreSQL is down.
+	// PostgreSQL is down. An error the server gives for this event itself
+	// (bad data, a projection bug) would block every later event forever:
+	// after a few tries it is dead-lettered and skipped; the event stays in
+	// the stream for a replay once the cause is fixed.
 	var (
 		outcome Outcome
 		msg     proto.Message
@@ -111,11 +118,25 @@ func (s *Store) projectOne(ctx context.Context, m jetstream.Msg, o ProjectOption
 		if err == nil || IsSkip(err) {
 			break
 		}
+		if attempt >= permanentAfter && permanent(err) {
+			if dlErr := deadLetter(ctx, js, m, ev, attempt, err); dlErr == nil {
+				log.Error("projection cannot apply this event; dead-lettered and skipped (replay after fixing the cause)",
+					"subject", ev.Subject, "seq", ev.Sequence, "event_id", ev.ID, "error", err)
+				if o.OnEvent != nil {
+					o.OnEvent(ev, Skipped, msg, err)
+				}
+				_ = m.Ack()
+				return
+			}
+		}
 		if ctx.Err() != nil {
 			_ = m.Nak()
 			return
 		}
 		delay := min(natsx.DefaultBackoff(attempt), 20*time.Second) // under AckWait: InProgress keeps it ours
+		if permanent(err) {
+			delay = time.Second // it will not pass by waiting; do not hold the history up
+		}
 		log.Error("projecting event failed; retrying", "subject", ev.Subject, "seq", ev.Sequence,
 			"event_id", ev.ID, "delay", delay, "error", err)
 		if o.OnEvent != nil {
@@ -139,4 +160,48 @@ func (s *Store) projectOne(ctx context.Context, m jetstream.Msg, o ProjectOption
 	if err := m.Ack(); err != nil {
 		log.Warn("ack failed; the event will be redelivered (and skipped as a duplicate)", "error", err)
 	}
+}
+
+// permanentAfter is how often an event the database rejects is tried before
+// it is dead-lettered.
+const permanentAfter = 5
+
+// permanent reports a database error that retrying will not fix: the server
+// rejected the statement for this event (invalid data, a constraint, a
+// projection bug), as opposed to an outage (connection, resources,
+// shutdown) or a transaction conflict, which are retried for as long as it
+// takes.
+func permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "08", "40", "53", "54", "55", "57", "58", "XX":
+		return false
+	}
+	return true
+}
+
+func deadLetter(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, ev Event, attempts uint64, cause error) error {
+	headers := map[string]string{}
+	for k, v := range m.Headers() {
+		if len(v) > 0 {
+			headers[k] = v[0]
+		}
+	}
+	dl := &ebsv1.DeadLetter{
+		Id:         fmt.Sprintf("status-projection-%s-%d", ev.Stream, ev.Sequence),
+		Service:    "status",
+		Stream:     ev.Stream,
+		Sequence:   ev.Sequence,
+		Subject:    ev.Subject,
+		Reason:     "history projection: " + cause.Error(),
+		Payload:    ev.Data,
+		Headers:    headers,
+		At:         timestamppb.Now(),
+		Deliveries: attempts,
+	}
+	_, err := natsx.Publish(ctx, js, natsx.SubjectDeadLetter, dl.GetId(), dl)
+	return err
 }

@@ -83,6 +83,7 @@ var subjectTypes = map[string]proto.Message{
 	natsx.SubjectAttemptFinished:   &ebsv1.AttemptFinished{},
 	natsx.SubjectBatchCompleted:    &ebsv1.BatchCompleted{},
 	natsx.SubjectDeadLetter:        &ebsv1.DeadLetter{},
+	natsx.SubjectDenylistRemoved:   &ebsv1.DenylistRemoved{},
 	natsx.SubjectConfigLoaded:      &ebsv1.ConfigEvent{},
 	natsx.SubjectConfigRejected:    &ebsv1.ConfigEvent{},
 }
@@ -246,6 +247,10 @@ func (p *projector) apply(ctx context.Context, msg proto.Message) error {
 		return p.bodhiEvent(ctx, m)
 	case *ebsv1.DeadLetter:
 		return p.deadLetter(ctx, m)
+	case *ebsv1.DenylistRemoved:
+		e := m.GetEntry()
+		return p.history(ctx, historyRow{component: e.GetComponent(), kind: "undenylisted", at: p.at(m.GetAt()),
+			batchID: e.GetBatchId(), detail: fmt.Sprintf("%s taken off the denylist by %s", e.GetScmUrl(), m.GetRemovedBy())})
 	case *ebsv1.ConfigEvent:
 		return p.exec(ctx, `INSERT INTO config_events (event_id, service, source, accepted, error, digest, at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`,

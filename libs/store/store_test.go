@@ -426,3 +426,30 @@ func TestSessionsAndLoginStates(t *testing.T) {
 		t.Fatal("mail not recorded")
 	}
 }
+
+// An event the database rejects (here a NUL byte, which PostgreSQL text
+// cannot hold) is dead-lettered after a few tries and skipped, so it never
+// blocks the history behind it; the dead letter itself is projected.
+func TestProjectionDeadLettersAnEventTheDatabaseRejects(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := open(t)
+	conn := natstest.Start(t).Provisioned(t)
+	poison := storetest.Request("trigger-poison", "bad\x00name", "bad-1-1.fc45", 4001, 1000, nil)
+	tail := storetest.Request("trigger-after-poison", "vim", "vim-9.1-1.fc45", 4002, 1000, nil)
+	if _, err := storetest.Publish(ctx, conn.JS, []storetest.Msg{poison, tail}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Project(ctx, conn.JS, store.ProjectOptions{Logger: lifecycle.Discard()}) }()
+	// The tail and the dead letter are projected; the poison is not.
+	waitEvents(t, s, 2)
+	dls := natstest.Decode[ebsv1.DeadLetter](t, natstest.WaitStored(t, conn.JS, natsx.StreamEBS, natsx.SubjectDeadLetter, 1, 60*time.Second))
+	if dls[0].GetService() != "status" || dls[0].GetDeliveries() < 5 || !strings.Contains(dls[0].GetReason(), "history projection") {
+		t.Fatalf("dead letter %v", dls[0])
+	}
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE request_id = 'trigger-after-poison'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the event after the poison was not projected: %d %v", n, err)
+	}
+}

@@ -27,11 +27,13 @@ type Server struct {
 // Start starts a server for t and stops it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	port := freePort(t)
+	// Port -1: the server picks a free port itself (choosing one here and
+	// passing it races other tests that bind ports meanwhile); start records
+	// it so Restart comes back on the same one.
 	s := &Server{t: t, opts: server.Options{
 		ServerName: "ebs-test",
 		Host:       "127.0.0.1",
-		Port:       port,
+		Port:       -1,
 		JetStream:  true,
 		StoreDir:   t.TempDir(),
 		MaxPayload: natsx.MaxPayload,
@@ -54,8 +56,12 @@ func (s *Server) start() {
 		s.t.Fatalf("natstest: new server: %v", err)
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
 		s.t.Fatalf("natstest: server not ready on %s", s.URL())
+	}
+	if addr, ok := srv.Addr().(*net.TCPAddr); ok {
+		s.opts.Port = addr.Port
 	}
 	s.srv = srv
 }
@@ -117,14 +123,4 @@ func (s *Server) RawConn(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 		t.Fatalf("natstest: jetstream: %v", err)
 	}
 	return nc, js
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("natstest: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

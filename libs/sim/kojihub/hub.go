@@ -67,6 +67,8 @@ type Options struct {
 	// BaseTime is the creation time of generated builds (default 2026-11-01).
 	BaseTime time.Time
 	Logger   *slog.Logger
+	// Builds are added after the generated packages, in order (AddBuild).
+	Builds []BuildSpec
 
 	extraUsers []UserSpec
 }
@@ -166,6 +168,11 @@ func New(opts Options) (*Hub, error) {
 			return nil, err
 		}
 	}
+	for _, b := range opts.Builds {
+		if _, err := h.AddBuild(b); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -244,6 +251,10 @@ func (h *Hub) Close() {
 // Allow: POST otherwise), faults as HTTP 200, 400 for unparsable bodies.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if strings.HasPrefix(path, "/sim/") {
+		h.serveSim(w, r)
+		return
+	}
 	login := strings.HasSuffix(path, "/ssllogin")
 	if !login && path != "/kojihub" && path != "" {
 		http.NotFound(w, r)

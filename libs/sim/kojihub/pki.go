@@ -41,8 +41,9 @@ func NewTestPKI(t testing.TB) *PKI {
 	return p
 }
 
-// NewPKI makes a CA and a server certificate for 127.0.0.1, ::1 and localhost.
-func NewPKI() (*PKI, error) {
+// NewPKI makes a CA and a server certificate for 127.0.0.1, ::1, localhost
+// and the extra host names given (e.g. a container's service name).
+func NewPKI(hosts ...string) (*PKI, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func NewPKI() (*PKI, error) {
 	}
 	p := &PKI{CA: ca, caKey: key, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		clients: map[string]tls.Certificate{}}
-	p.server, err = p.issue("localhost", true)
+	p.server, err = p.issue("localhost", true, hosts...)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ var serial struct {
 	n int64
 }
 
-func (p *PKI) issue(cn string, server bool) (tls.Certificate, error) {
+func (p *PKI) issue(cn string, server bool, hosts ...string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -90,7 +91,7 @@ func (p *PKI) issue(cn string, server bool) (tls.Certificate, error) {
 	}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{"localhost"}
+		tmpl.DNSNames = append([]string{"localhost"}, hosts...)
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	} else {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}

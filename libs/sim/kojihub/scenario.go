@@ -91,6 +91,18 @@ type WorldSpec struct {
 	Packages    int        `yaml:"packages,omitempty"`
 	ELNFraction float64    `yaml:"eln_fraction,omitempty"`
 	Users       []UserSpec `yaml:"users,omitempty"`
+	// Builds are added after the generated packages, in order: packages a
+	// scenario needs by name (see BuildFileSpec).
+	Builds []BuildFileSpec `yaml:"builds,omitempty"`
+}
+
+// BuildFileSpec is an existing build of the world file: a COMPLETE build
+// with a build task, tagged (silently) into Tags.
+type BuildFileSpec struct {
+	NVR    string   `yaml:"nvr"`
+	Owner  string   `yaml:"owner,omitempty"`  // default releng
+	Source string   `yaml:"source,omitempty"` // default derived from the NVR
+	Tags   []string `yaml:"tags,omitempty"`
 }
 
 // UserSpec is an extra user of the world.

@@ -3,6 +3,7 @@ package kojihub
 import (
 	"context"
 	"fmt"
+	"github.com/fedora-eln/ebs/libs/koji"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,7 +16,8 @@ type ServeConfig struct {
 	Packages     int    // overrides the file's world.packages when > 0
 	Seed         uint64 // overrides the file's seed when > 0
 	TLS          bool
-	PKIDir       string // where CA and client certificates are written (TLS)
+	TLSHosts     []string // extra host names of the server certificate (TLS)
+	PKIDir       string   // where CA and client certificates are written (TLS)
 	ClientUsers  []string
 	AMQPURL      string // publish messages to this broker's amq.topic
 	TopicPrefix  string
@@ -55,7 +57,7 @@ func Serve(ctx context.Context, cfg ServeConfig, log *slog.Logger, ready func(ur
 		opts.Sink = sink
 	}
 	if cfg.TLS {
-		pki, err := NewPKI()
+		pki, err := NewPKI(cfg.TLSHosts...)
 		if err != nil {
 			return err
 		}
@@ -101,6 +103,11 @@ func Serve(ctx context.Context, cfg ServeConfig, log *slog.Logger, ready func(ur
 // Options turns a scenario file into hub options.
 func (f *ScenarioFile) Options() Options {
 	s := f.Scenario
-	return Options{Seed: f.Seed, Packages: f.World.Packages, ELNFraction: f.World.ELNFraction, Scenario: &s,
+	o := Options{Seed: f.Seed, Packages: f.World.Packages, ELNFraction: f.World.ELNFraction, Scenario: &s,
 		Lossy: f.Lossy, extraUsers: f.World.Users}
+	for _, b := range f.World.Builds {
+		o.Builds = append(o.Builds, BuildSpec{NVR: b.NVR, Owner: b.Owner, Source: b.Source, Tags: b.Tags,
+			State: koji.BuildComplete, WithTask: true})
+	}
+	return o
 }

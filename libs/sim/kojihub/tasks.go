@@ -161,7 +161,8 @@ type buildRun struct {
 	failFast bool
 	skipTag  bool
 	waitRepo bool
-	pkg      string
+	pkg      string // the dist-git repository (scenario outcomes are keyed by it)
+	name     string // the package built: pkg, or the name in Outcome.NVR
 	version  string
 	release  string
 	source   string
@@ -457,6 +458,12 @@ func submitBuild(c *call) (any, error) {
 	h.runs[run.pkg]++
 	run.out = h.scen.outcomeFor(run.pkg, h.runs[run.pkg], h.rng)
 	run.version, run.release = h.deriveVR(run.pkg, src, run.out.NVR)
+	run.name = run.pkg
+	if n, _, _, err := rpmver.ParseNVR(run.out.NVR); run.out.NVR != "" && err == nil {
+		// A spec may name its package after the distribution: freeipa.spec
+		// builds ipa on RHEL and ELN.
+		run.name = n
+	}
 	if bt := w.tags[tg.BuildTagID]; bt != nil {
 		run.arches = strings.Fields(bt.Arches)
 	}
@@ -571,7 +578,7 @@ func (h *Hub) srpmDone(c *call, r *buildRun, srpm *task) {
 		return
 	}
 	w := h.w
-	nvr := r.pkg + "-" + r.version + "-" + r.release
+	nvr := r.name + "-" + r.version + "-" + r.release
 	if r.out.Result == ResultSRPMFail {
 		f := fault(koji.CodeBuildError, "error building srpm, mock exited with status 1; see build.log for more information")
 		h.failTask(c, srpm, f)
@@ -591,18 +598,18 @@ func (h *Hub) srpmDone(c *call, r *buildRun, srpm *task) {
 			}
 			h.failTask(c, p, fault(koji.CodeGenericError,
 				"GenericError: Build already exists (id=%d, state=%s): {'name': '%s', 'version': '%s', 'release': '%s', 'epoch': None}",
-				id, state, r.pkg, r.version, r.release))
+				id, state, r.name, r.version, r.release))
 			return
 		}
 		if !r.skipTag {
 			if dt := w.tags[r.target.DestTagID]; dt != nil {
-				if l, ok := w.pkgListing(dt, r.pkg); !ok || l.Blocked {
-					h.failTask(c, p, fault(koji.CodeBuildError, "BuildError: package %s not in list for tag %s", r.pkg, dt.Name))
+				if l, ok := w.pkgListing(dt, r.name); !ok || l.Blocked {
+					h.failTask(c, p, fault(koji.CodeBuildError, "BuildError: package %s not in list for tag %s", r.name, dt.Name))
 					return
 				}
 			}
 		}
-		b := &build{PkgID: w.pkg(r.pkg).ID, Name: r.pkg, Version: r.version, Release: r.release,
+		b := &build{PkgID: w.pkg(r.name).ID, Name: r.name, Version: r.version, Release: r.release,
 			State: koji.BuildBuilding, TaskID: p.ID, OwnerID: p.OwnerID, Source: r.source,
 			CreationTime: c.now, StartTime: p.StartTime, Draft: r.draft, Extra: map[string]any{}}
 		w.nextBuild++

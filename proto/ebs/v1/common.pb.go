@@ -478,6 +478,68 @@ func (x *DenylistEntry) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// DenylistRemoved records that an operator took an SCM URL off the denylist
+// (ebs.denylist.removed).
+type DenylistRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *DenylistEntry         `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	RemovedBy     string                 `protobuf:"bytes,2,opt,name=removed_by,json=removedBy,proto3" json:"removed_by,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DenylistRemoved) Reset() {
+	*x = DenylistRemoved{}
+	mi := &file_ebs_v1_common_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DenylistRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DenylistRemoved) ProtoMessage() {}
+
+func (x *DenylistRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_common_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DenylistRemoved.ProtoReflect.Descriptor instead.
+func (*DenylistRemoved) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_common_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DenylistRemoved) GetEntry() *DenylistEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *DenylistRemoved) GetRemovedBy() string {
+	if x != nil {
+		return x.RemovedBy
+	}
+	return ""
+}
+
+func (x *DenylistRemoved) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_ebs_v1_common_proto protoreflect.FileDescriptor
 
 const file_ebs_v1_common_proto_rawDesc = "" +
@@ -525,7 +587,12 @@ const file_ebs_v1_common_proto_rawDesc = "" +
 	"\tcomponent\x18\x02 \x01(\tR\tcomponent\x12\x19\n" +
 	"\bbatch_id\x18\x03 \x01(\tR\abatchId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12*\n" +
-	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02atB.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x89\x01\n" +
+	"\x0fDenylistRemoved\x12+\n" +
+	"\x05entry\x18\x01 \x01(\v2\x15.ebs.v1.DenylistEntryR\x05entry\x12\x1d\n" +
+	"\n" +
+	"removed_by\x18\x02 \x01(\tR\tremovedBy\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02atB.Z,github.com/fedora-eln/ebs/proto/ebs/v1;ebsv1b\x06proto3"
 
 var (
 	file_ebs_v1_common_proto_rawDescOnce sync.Once
@@ -539,33 +606,36 @@ func file_ebs_v1_common_proto_rawDescGZIP() []byte {
 	return file_ebs_v1_common_proto_rawDescData
 }
 
-var file_ebs_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_ebs_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_ebs_v1_common_proto_goTypes = []any{
 	(*CommandResult)(nil),         // 0: ebs.v1.CommandResult
 	(*DeadLetter)(nil),            // 1: ebs.v1.DeadLetter
 	(*ConfigEvent)(nil),           // 2: ebs.v1.ConfigEvent
 	(*ControlState)(nil),          // 3: ebs.v1.ControlState
 	(*DenylistEntry)(nil),         // 4: ebs.v1.DenylistEntry
-	nil,                           // 5: ebs.v1.DeadLetter.HeadersEntry
-	(*KojiEvent)(nil),             // 6: ebs.v1.KojiEvent
-	(*WatchEvent)(nil),            // 7: ebs.v1.WatchEvent
-	(*BodhiEvent)(nil),            // 8: ebs.v1.BodhiEvent
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*DenylistRemoved)(nil),       // 5: ebs.v1.DenylistRemoved
+	nil,                           // 6: ebs.v1.DeadLetter.HeadersEntry
+	(*KojiEvent)(nil),             // 7: ebs.v1.KojiEvent
+	(*WatchEvent)(nil),            // 8: ebs.v1.WatchEvent
+	(*BodhiEvent)(nil),            // 9: ebs.v1.BodhiEvent
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_ebs_v1_common_proto_depIdxs = []int32{
-	6, // 0: ebs.v1.CommandResult.koji:type_name -> ebs.v1.KojiEvent
-	7, // 1: ebs.v1.CommandResult.watch:type_name -> ebs.v1.WatchEvent
-	8, // 2: ebs.v1.CommandResult.bodhi:type_name -> ebs.v1.BodhiEvent
-	5, // 3: ebs.v1.DeadLetter.headers:type_name -> ebs.v1.DeadLetter.HeadersEntry
-	9, // 4: ebs.v1.DeadLetter.at:type_name -> google.protobuf.Timestamp
-	9, // 5: ebs.v1.ConfigEvent.at:type_name -> google.protobuf.Timestamp
-	9, // 6: ebs.v1.ControlState.changed_at:type_name -> google.protobuf.Timestamp
-	9, // 7: ebs.v1.DenylistEntry.at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7,  // 0: ebs.v1.CommandResult.koji:type_name -> ebs.v1.KojiEvent
+	8,  // 1: ebs.v1.CommandResult.watch:type_name -> ebs.v1.WatchEvent
+	9,  // 2: ebs.v1.CommandResult.bodhi:type_name -> ebs.v1.BodhiEvent
+	6,  // 3: ebs.v1.DeadLetter.headers:type_name -> ebs.v1.DeadLetter.HeadersEntry
+	10, // 4: ebs.v1.DeadLetter.at:type_name -> google.protobuf.Timestamp
+	10, // 5: ebs.v1.ConfigEvent.at:type_name -> google.protobuf.Timestamp
+	10, // 6: ebs.v1.ControlState.changed_at:type_name -> google.protobuf.Timestamp
+	10, // 7: ebs.v1.DenylistEntry.at:type_name -> google.protobuf.Timestamp
+	4,  // 8: ebs.v1.DenylistRemoved.entry:type_name -> ebs.v1.DenylistEntry
+	10, // 9: ebs.v1.DenylistRemoved.at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_ebs_v1_common_proto_init() }
@@ -587,7 +657,7 @@ func file_ebs_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ebs_v1_common_proto_rawDesc), len(file_ebs_v1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -995,7 +995,7 @@ type HistoryEntry struct {
 	At    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
 	// requested, superseded, rejected, batch-started, attempt-started,
 	// task-submitted, task-finished, built, failed, denylisted, update-created,
-	// update-status, stable, batch-completed, ...
+	// update-status, stable, batch-completed, undenylisted, ...
 	Kind             string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	BatchId          string `protobuf:"bytes,3,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	RequestId        string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -1541,6 +1541,103 @@ func (x *ListDenylistResponse) GetEntries() []*DenylistEntry {
 	return nil
 }
 
+type RemoveDenylistEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScmUrl        string                 `protobuf:"bytes,1,opt,name=scm_url,json=scmUrl,proto3" json:"scm_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDenylistEntryRequest) Reset() {
+	*x = RemoveDenylistEntryRequest{}
+	mi := &file_ebs_v1_status_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDenylistEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDenylistEntryRequest) ProtoMessage() {}
+
+func (x *RemoveDenylistEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_status_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDenylistEntryRequest.ProtoReflect.Descriptor instead.
+func (*RemoveDenylistEntryRequest) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RemoveDenylistEntryRequest) GetScmUrl() string {
+	if x != nil {
+		return x.ScmUrl
+	}
+	return ""
+}
+
+type RemoveDenylistEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry that was removed.
+	Entry         *DenylistEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	RemovedBy     string         `protobuf:"bytes,2,opt,name=removed_by,json=removedBy,proto3" json:"removed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDenylistEntryResponse) Reset() {
+	*x = RemoveDenylistEntryResponse{}
+	mi := &file_ebs_v1_status_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDenylistEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDenylistEntryResponse) ProtoMessage() {}
+
+func (x *RemoveDenylistEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ebs_v1_status_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDenylistEntryResponse.ProtoReflect.Descriptor instead.
+func (*RemoveDenylistEntryResponse) Descriptor() ([]byte, []int) {
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RemoveDenylistEntryResponse) GetEntry() *DenylistEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *RemoveDenylistEntryResponse) GetRemovedBy() string {
+	if x != nil {
+		return x.RemovedBy
+	}
+	return ""
+}
+
 type ListDeadLettersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1551,7 +1648,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_ebs_v1_status_proto_msgTypes[22]
+	mi := &file_ebs_v1_status_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1660,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[22]
+	mi := &file_ebs_v1_status_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1673,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{22}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListDeadLettersRequest) GetPageSize() int32 {
@@ -1603,7 +1700,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_ebs_v1_status_proto_msgTypes[23]
+	mi := &file_ebs_v1_status_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1712,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[23]
+	mi := &file_ebs_v1_status_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1725,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{23}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListDeadLettersResponse) GetDeadLetters() []*DeadLetter {
@@ -1655,7 +1752,7 @@ type WatchBatchEventsRequest struct {
 
 func (x *WatchBatchEventsRequest) Reset() {
 	*x = WatchBatchEventsRequest{}
-	mi := &file_ebs_v1_status_proto_msgTypes[24]
+	mi := &file_ebs_v1_status_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1764,7 @@ func (x *WatchBatchEventsRequest) String() string {
 func (*WatchBatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchBatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[24]
+	mi := &file_ebs_v1_status_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1777,7 @@ func (x *WatchBatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchBatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{24}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchBatchEventsRequest) GetSinceSequence() uint64 {
@@ -1712,7 +1809,7 @@ type WatchBatchEventsResponse struct {
 
 func (x *WatchBatchEventsResponse) Reset() {
 	*x = WatchBatchEventsResponse{}
-	mi := &file_ebs_v1_status_proto_msgTypes[25]
+	mi := &file_ebs_v1_status_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1821,7 @@ func (x *WatchBatchEventsResponse) String() string {
 func (*WatchBatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchBatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[25]
+	mi := &file_ebs_v1_status_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1834,7 @@ func (x *WatchBatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchBatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{25}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchBatchEventsResponse) GetSequence() uint64 {
@@ -1889,7 +1986,7 @@ type SearchPackagesRequest struct {
 
 func (x *SearchPackagesRequest) Reset() {
 	*x = SearchPackagesRequest{}
-	mi := &file_ebs_v1_status_proto_msgTypes[26]
+	mi := &file_ebs_v1_status_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +1998,7 @@ func (x *SearchPackagesRequest) String() string {
 func (*SearchPackagesRequest) ProtoMessage() {}
 
 func (x *SearchPackagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[26]
+	mi := &file_ebs_v1_status_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2011,7 @@ func (x *SearchPackagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchPackagesRequest.ProtoReflect.Descriptor instead.
 func (*SearchPackagesRequest) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{26}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SearchPackagesRequest) GetQuery() string {
@@ -1947,7 +2044,7 @@ type PackageSummary struct {
 
 func (x *PackageSummary) Reset() {
 	*x = PackageSummary{}
-	mi := &file_ebs_v1_status_proto_msgTypes[27]
+	mi := &file_ebs_v1_status_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2056,7 @@ func (x *PackageSummary) String() string {
 func (*PackageSummary) ProtoMessage() {}
 
 func (x *PackageSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[27]
+	mi := &file_ebs_v1_status_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2069,7 @@ func (x *PackageSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageSummary.ProtoReflect.Descriptor instead.
 func (*PackageSummary) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{27}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PackageSummary) GetComponent() string {
@@ -2033,7 +2130,7 @@ type SearchPackagesResponse struct {
 
 func (x *SearchPackagesResponse) Reset() {
 	*x = SearchPackagesResponse{}
-	mi := &file_ebs_v1_status_proto_msgTypes[28]
+	mi := &file_ebs_v1_status_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2142,7 @@ func (x *SearchPackagesResponse) String() string {
 func (*SearchPackagesResponse) ProtoMessage() {}
 
 func (x *SearchPackagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ebs_v1_status_proto_msgTypes[28]
+	mi := &file_ebs_v1_status_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2155,7 @@ func (x *SearchPackagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchPackagesResponse.ProtoReflect.Descriptor instead.
 func (*SearchPackagesResponse) Descriptor() ([]byte, []int) {
-	return file_ebs_v1_status_proto_rawDescGZIP(), []int{28}
+	return file_ebs_v1_status_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SearchPackagesResponse) GetPackages() []*PackageSummary {
@@ -2202,7 +2299,13 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\rconfig_paused\x18\x02 \x01(\bR\fconfigPaused\"\x15\n" +
 	"\x13ListDenylistRequest\"G\n" +
 	"\x14ListDenylistResponse\x12/\n" +
-	"\aentries\x18\x01 \x03(\v2\x15.ebs.v1.DenylistEntryR\aentries\"T\n" +
+	"\aentries\x18\x01 \x03(\v2\x15.ebs.v1.DenylistEntryR\aentries\"5\n" +
+	"\x1aRemoveDenylistEntryRequest\x12\x17\n" +
+	"\ascm_url\x18\x01 \x01(\tR\x06scmUrl\"i\n" +
+	"\x1bRemoveDenylistEntryResponse\x12+\n" +
+	"\x05entry\x18\x01 \x01(\v2\x15.ebs.v1.DenylistEntryR\x05entry\x12\x1d\n" +
+	"\n" +
+	"removed_by\x18\x02 \x01(\tR\tremovedBy\"T\n" +
 	"\x16ListDeadLettersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2238,7 +2341,7 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\blast_nvr\x18\x06 \x01(\tR\alastNvr\x12\x18\n" +
 	"\apending\x18\a \x01(\bR\apending\"L\n" +
 	"\x16SearchPackagesResponse\x122\n" +
-	"\bpackages\x18\x01 \x03(\v2\x16.ebs.v1.PackageSummaryR\bpackages2\xde\b\n" +
+	"\bpackages\x18\x01 \x03(\v2\x16.ebs.v1.PackageSummaryR\bpackages2\xde\t\n" +
 	"\rStatusService\x12T\n" +
 	"\tGetStatus\x12\x18.ebs.v1.GetStatusRequest\x1a\x19.ebs.v1.GetStatusResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/status\x12[\n" +
@@ -2248,7 +2351,8 @@ const file_ebs_v1_status_proto_rawDesc = "" +
 	"\x0eTriggerRebuild\x12\x1d.ebs.v1.TriggerRebuildRequest\x1a\x1e.ebs.v1.TriggerRebuildResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/rebuilds\x12R\n" +
 	"\x05Pause\x12\x14.ebs.v1.PauseRequest\x1a\x15.ebs.v1.PauseResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/control/pause\x12V\n" +
 	"\x06Resume\x12\x15.ebs.v1.ResumeRequest\x1a\x16.ebs.v1.ResumeResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/control/resume\x12_\n" +
-	"\fListDenylist\x12\x1b.ebs.v1.ListDenylistRequest\x1a\x1c.ebs.v1.ListDenylistResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/denylist\x12k\n" +
+	"\fListDenylist\x12\x1b.ebs.v1.ListDenylistRequest\x1a\x1c.ebs.v1.ListDenylistResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/denylist\x12~\n" +
+	"\x13RemoveDenylistEntry\x12\".ebs.v1.RemoveDenylistEntryRequest\x1a#.ebs.v1.RemoveDenylistEntryResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/denylist:remove\x12k\n" +
 	"\x0fListDeadLetters\x12\x1e.ebs.v1.ListDeadLettersRequest\x1a\x1f.ebs.v1.ListDeadLettersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/deadletters\x12k\n" +
 	"\x10WatchBatchEvents\x12\x1f.ebs.v1.WatchBatchEventsRequest\x1a .ebs.v1.WatchBatchEventsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/events0\x01\x12e\n" +
@@ -2266,130 +2370,135 @@ func file_ebs_v1_status_proto_rawDescGZIP() []byte {
 	return file_ebs_v1_status_proto_rawDescData
 }
 
-var file_ebs_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_ebs_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_ebs_v1_status_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),          // 0: ebs.v1.GetStatusRequest
-	(*PendingItem)(nil),               // 1: ebs.v1.PendingItem
-	(*BatchSummary)(nil),              // 2: ebs.v1.BatchSummary
-	(*GetStatusResponse)(nil),         // 3: ebs.v1.GetStatusResponse
-	(*ListBatchesRequest)(nil),        // 4: ebs.v1.ListBatchesRequest
-	(*ListBatchesResponse)(nil),       // 5: ebs.v1.ListBatchesResponse
-	(*GetBatchRequest)(nil),           // 6: ebs.v1.GetBatchRequest
-	(*TaskDetail)(nil),                // 7: ebs.v1.TaskDetail
-	(*AttemptDetail)(nil),             // 8: ebs.v1.AttemptDetail
-	(*SliceDetail)(nil),               // 9: ebs.v1.SliceDetail
-	(*GetBatchResponse)(nil),          // 10: ebs.v1.GetBatchResponse
-	(*GetPackageHistoryRequest)(nil),  // 11: ebs.v1.GetPackageHistoryRequest
-	(*HistoryEntry)(nil),              // 12: ebs.v1.HistoryEntry
-	(*GetPackageHistoryResponse)(nil), // 13: ebs.v1.GetPackageHistoryResponse
-	(*TriggerRebuildRequest)(nil),     // 14: ebs.v1.TriggerRebuildRequest
-	(*TriggerRebuildResponse)(nil),    // 15: ebs.v1.TriggerRebuildResponse
-	(*PauseRequest)(nil),              // 16: ebs.v1.PauseRequest
-	(*PauseResponse)(nil),             // 17: ebs.v1.PauseResponse
-	(*ResumeRequest)(nil),             // 18: ebs.v1.ResumeRequest
-	(*ResumeResponse)(nil),            // 19: ebs.v1.ResumeResponse
-	(*ListDenylistRequest)(nil),       // 20: ebs.v1.ListDenylistRequest
-	(*ListDenylistResponse)(nil),      // 21: ebs.v1.ListDenylistResponse
-	(*ListDeadLettersRequest)(nil),    // 22: ebs.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 23: ebs.v1.ListDeadLettersResponse
-	(*WatchBatchEventsRequest)(nil),   // 24: ebs.v1.WatchBatchEventsRequest
-	(*WatchBatchEventsResponse)(nil),  // 25: ebs.v1.WatchBatchEventsResponse
-	(*SearchPackagesRequest)(nil),     // 26: ebs.v1.SearchPackagesRequest
-	(*PackageSummary)(nil),            // 27: ebs.v1.PackageSummary
-	(*SearchPackagesResponse)(nil),    // 28: ebs.v1.SearchPackagesResponse
-	(*RebuildRequest)(nil),            // 29: ebs.v1.RebuildRequest
-	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
-	(BatchPhase)(0),                   // 31: ebs.v1.BatchPhase
-	(BatchResult)(0),                  // 32: ebs.v1.BatchResult
-	(*ControlState)(nil),              // 33: ebs.v1.ControlState
-	(*PackageOutcome)(nil),            // 34: ebs.v1.PackageOutcome
-	(*BatchOptions)(nil),              // 35: ebs.v1.BatchOptions
-	(*BodhiUpdateRef)(nil),            // 36: ebs.v1.BodhiUpdateRef
-	(*DenylistEntry)(nil),             // 37: ebs.v1.DenylistEntry
-	(*DeadLetter)(nil),                // 38: ebs.v1.DeadLetter
-	(*BatchStarted)(nil),              // 39: ebs.v1.BatchStarted
-	(*BatchPhaseChanged)(nil),         // 40: ebs.v1.BatchPhaseChanged
-	(*SliceStarted)(nil),              // 41: ebs.v1.SliceStarted
-	(*SliceFinished)(nil),             // 42: ebs.v1.SliceFinished
-	(*AttemptStarted)(nil),            // 43: ebs.v1.AttemptStarted
-	(*AttemptFinished)(nil),           // 44: ebs.v1.AttemptFinished
-	(*BatchCompleted)(nil),            // 45: ebs.v1.BatchCompleted
-	(PackageState)(0),                 // 46: ebs.v1.PackageState
+	(*GetStatusRequest)(nil),            // 0: ebs.v1.GetStatusRequest
+	(*PendingItem)(nil),                 // 1: ebs.v1.PendingItem
+	(*BatchSummary)(nil),                // 2: ebs.v1.BatchSummary
+	(*GetStatusResponse)(nil),           // 3: ebs.v1.GetStatusResponse
+	(*ListBatchesRequest)(nil),          // 4: ebs.v1.ListBatchesRequest
+	(*ListBatchesResponse)(nil),         // 5: ebs.v1.ListBatchesResponse
+	(*GetBatchRequest)(nil),             // 6: ebs.v1.GetBatchRequest
+	(*TaskDetail)(nil),                  // 7: ebs.v1.TaskDetail
+	(*AttemptDetail)(nil),               // 8: ebs.v1.AttemptDetail
+	(*SliceDetail)(nil),                 // 9: ebs.v1.SliceDetail
+	(*GetBatchResponse)(nil),            // 10: ebs.v1.GetBatchResponse
+	(*GetPackageHistoryRequest)(nil),    // 11: ebs.v1.GetPackageHistoryRequest
+	(*HistoryEntry)(nil),                // 12: ebs.v1.HistoryEntry
+	(*GetPackageHistoryResponse)(nil),   // 13: ebs.v1.GetPackageHistoryResponse
+	(*TriggerRebuildRequest)(nil),       // 14: ebs.v1.TriggerRebuildRequest
+	(*TriggerRebuildResponse)(nil),      // 15: ebs.v1.TriggerRebuildResponse
+	(*PauseRequest)(nil),                // 16: ebs.v1.PauseRequest
+	(*PauseResponse)(nil),               // 17: ebs.v1.PauseResponse
+	(*ResumeRequest)(nil),               // 18: ebs.v1.ResumeRequest
+	(*ResumeResponse)(nil),              // 19: ebs.v1.ResumeResponse
+	(*ListDenylistRequest)(nil),         // 20: ebs.v1.ListDenylistRequest
+	(*ListDenylistResponse)(nil),        // 21: ebs.v1.ListDenylistResponse
+	(*RemoveDenylistEntryRequest)(nil),  // 22: ebs.v1.RemoveDenylistEntryRequest
+	(*RemoveDenylistEntryResponse)(nil), // 23: ebs.v1.RemoveDenylistEntryResponse
+	(*ListDeadLettersRequest)(nil),      // 24: ebs.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),     // 25: ebs.v1.ListDeadLettersResponse
+	(*WatchBatchEventsRequest)(nil),     // 26: ebs.v1.WatchBatchEventsRequest
+	(*WatchBatchEventsResponse)(nil),    // 27: ebs.v1.WatchBatchEventsResponse
+	(*SearchPackagesRequest)(nil),       // 28: ebs.v1.SearchPackagesRequest
+	(*PackageSummary)(nil),              // 29: ebs.v1.PackageSummary
+	(*SearchPackagesResponse)(nil),      // 30: ebs.v1.SearchPackagesResponse
+	(*RebuildRequest)(nil),              // 31: ebs.v1.RebuildRequest
+	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
+	(BatchPhase)(0),                     // 33: ebs.v1.BatchPhase
+	(BatchResult)(0),                    // 34: ebs.v1.BatchResult
+	(*ControlState)(nil),                // 35: ebs.v1.ControlState
+	(*PackageOutcome)(nil),              // 36: ebs.v1.PackageOutcome
+	(*BatchOptions)(nil),                // 37: ebs.v1.BatchOptions
+	(*BodhiUpdateRef)(nil),              // 38: ebs.v1.BodhiUpdateRef
+	(*DenylistEntry)(nil),               // 39: ebs.v1.DenylistEntry
+	(*DeadLetter)(nil),                  // 40: ebs.v1.DeadLetter
+	(*BatchStarted)(nil),                // 41: ebs.v1.BatchStarted
+	(*BatchPhaseChanged)(nil),           // 42: ebs.v1.BatchPhaseChanged
+	(*SliceStarted)(nil),                // 43: ebs.v1.SliceStarted
+	(*SliceFinished)(nil),               // 44: ebs.v1.SliceFinished
+	(*AttemptStarted)(nil),              // 45: ebs.v1.AttemptStarted
+	(*AttemptFinished)(nil),             // 46: ebs.v1.AttemptFinished
+	(*BatchCompleted)(nil),              // 47: ebs.v1.BatchCompleted
+	(PackageState)(0),                   // 48: ebs.v1.PackageState
 }
 var file_ebs_v1_status_proto_depIdxs = []int32{
-	29, // 0: ebs.v1.PendingItem.request:type_name -> ebs.v1.RebuildRequest
-	30, // 1: ebs.v1.PendingItem.pending_since:type_name -> google.protobuf.Timestamp
-	31, // 2: ebs.v1.BatchSummary.phase:type_name -> ebs.v1.BatchPhase
-	32, // 3: ebs.v1.BatchSummary.result:type_name -> ebs.v1.BatchResult
-	30, // 4: ebs.v1.BatchSummary.started_at:type_name -> google.protobuf.Timestamp
-	30, // 5: ebs.v1.BatchSummary.completed_at:type_name -> google.protobuf.Timestamp
-	30, // 6: ebs.v1.BatchSummary.phase_since:type_name -> google.protobuf.Timestamp
-	33, // 7: ebs.v1.GetStatusResponse.control:type_name -> ebs.v1.ControlState
+	31, // 0: ebs.v1.PendingItem.request:type_name -> ebs.v1.RebuildRequest
+	32, // 1: ebs.v1.PendingItem.pending_since:type_name -> google.protobuf.Timestamp
+	33, // 2: ebs.v1.BatchSummary.phase:type_name -> ebs.v1.BatchPhase
+	34, // 3: ebs.v1.BatchSummary.result:type_name -> ebs.v1.BatchResult
+	32, // 4: ebs.v1.BatchSummary.started_at:type_name -> google.protobuf.Timestamp
+	32, // 5: ebs.v1.BatchSummary.completed_at:type_name -> google.protobuf.Timestamp
+	32, // 6: ebs.v1.BatchSummary.phase_since:type_name -> google.protobuf.Timestamp
+	35, // 7: ebs.v1.GetStatusResponse.control:type_name -> ebs.v1.ControlState
 	2,  // 8: ebs.v1.GetStatusResponse.running:type_name -> ebs.v1.BatchSummary
 	1,  // 9: ebs.v1.GetStatusResponse.pending:type_name -> ebs.v1.PendingItem
 	2,  // 10: ebs.v1.GetStatusResponse.last_completed:type_name -> ebs.v1.BatchSummary
-	30, // 11: ebs.v1.GetStatusResponse.generated_at:type_name -> google.protobuf.Timestamp
+	32, // 11: ebs.v1.GetStatusResponse.generated_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: ebs.v1.GetStatusResponse.recent:type_name -> ebs.v1.BatchSummary
 	10, // 13: ebs.v1.GetStatusResponse.running_detail:type_name -> ebs.v1.GetBatchResponse
-	34, // 14: ebs.v1.GetStatusResponse.recent_failures:type_name -> ebs.v1.PackageOutcome
+	36, // 14: ebs.v1.GetStatusResponse.recent_failures:type_name -> ebs.v1.PackageOutcome
 	2,  // 15: ebs.v1.ListBatchesResponse.batches:type_name -> ebs.v1.BatchSummary
-	30, // 16: ebs.v1.TaskDetail.submitted_at:type_name -> google.protobuf.Timestamp
-	30, // 17: ebs.v1.TaskDetail.finished_at:type_name -> google.protobuf.Timestamp
-	30, // 18: ebs.v1.AttemptDetail.started_at:type_name -> google.protobuf.Timestamp
-	30, // 19: ebs.v1.AttemptDetail.finished_at:type_name -> google.protobuf.Timestamp
+	32, // 16: ebs.v1.TaskDetail.submitted_at:type_name -> google.protobuf.Timestamp
+	32, // 17: ebs.v1.TaskDetail.finished_at:type_name -> google.protobuf.Timestamp
+	32, // 18: ebs.v1.AttemptDetail.started_at:type_name -> google.protobuf.Timestamp
+	32, // 19: ebs.v1.AttemptDetail.finished_at:type_name -> google.protobuf.Timestamp
 	7,  // 20: ebs.v1.AttemptDetail.tasks:type_name -> ebs.v1.TaskDetail
 	8,  // 21: ebs.v1.SliceDetail.attempts:type_name -> ebs.v1.AttemptDetail
 	2,  // 22: ebs.v1.GetBatchResponse.summary:type_name -> ebs.v1.BatchSummary
-	35, // 23: ebs.v1.GetBatchResponse.options:type_name -> ebs.v1.BatchOptions
+	37, // 23: ebs.v1.GetBatchResponse.options:type_name -> ebs.v1.BatchOptions
 	9,  // 24: ebs.v1.GetBatchResponse.slices:type_name -> ebs.v1.SliceDetail
-	34, // 25: ebs.v1.GetBatchResponse.packages:type_name -> ebs.v1.PackageOutcome
-	36, // 26: ebs.v1.GetBatchResponse.updates:type_name -> ebs.v1.BodhiUpdateRef
-	30, // 27: ebs.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	36, // 25: ebs.v1.GetBatchResponse.packages:type_name -> ebs.v1.PackageOutcome
+	38, // 26: ebs.v1.GetBatchResponse.updates:type_name -> ebs.v1.BodhiUpdateRef
+	32, // 27: ebs.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
 	12, // 28: ebs.v1.GetPackageHistoryResponse.entries:type_name -> ebs.v1.HistoryEntry
-	34, // 29: ebs.v1.GetPackageHistoryResponse.latest:type_name -> ebs.v1.PackageOutcome
+	36, // 29: ebs.v1.GetPackageHistoryResponse.latest:type_name -> ebs.v1.PackageOutcome
 	1,  // 30: ebs.v1.GetPackageHistoryResponse.pending:type_name -> ebs.v1.PendingItem
-	33, // 31: ebs.v1.PauseResponse.control:type_name -> ebs.v1.ControlState
-	33, // 32: ebs.v1.ResumeResponse.control:type_name -> ebs.v1.ControlState
-	37, // 33: ebs.v1.ListDenylistResponse.entries:type_name -> ebs.v1.DenylistEntry
-	38, // 34: ebs.v1.ListDeadLettersResponse.dead_letters:type_name -> ebs.v1.DeadLetter
-	30, // 35: ebs.v1.WatchBatchEventsResponse.at:type_name -> google.protobuf.Timestamp
-	39, // 36: ebs.v1.WatchBatchEventsResponse.started:type_name -> ebs.v1.BatchStarted
-	40, // 37: ebs.v1.WatchBatchEventsResponse.phase_changed:type_name -> ebs.v1.BatchPhaseChanged
-	41, // 38: ebs.v1.WatchBatchEventsResponse.slice_started:type_name -> ebs.v1.SliceStarted
-	42, // 39: ebs.v1.WatchBatchEventsResponse.slice_finished:type_name -> ebs.v1.SliceFinished
-	43, // 40: ebs.v1.WatchBatchEventsResponse.attempt_started:type_name -> ebs.v1.AttemptStarted
-	44, // 41: ebs.v1.WatchBatchEventsResponse.attempt_finished:type_name -> ebs.v1.AttemptFinished
-	45, // 42: ebs.v1.WatchBatchEventsResponse.completed:type_name -> ebs.v1.BatchCompleted
-	30, // 43: ebs.v1.PackageSummary.last_seen:type_name -> google.protobuf.Timestamp
-	46, // 44: ebs.v1.PackageSummary.last_state:type_name -> ebs.v1.PackageState
-	27, // 45: ebs.v1.SearchPackagesResponse.packages:type_name -> ebs.v1.PackageSummary
-	0,  // 46: ebs.v1.StatusService.GetStatus:input_type -> ebs.v1.GetStatusRequest
-	4,  // 47: ebs.v1.StatusService.ListBatches:input_type -> ebs.v1.ListBatchesRequest
-	6,  // 48: ebs.v1.StatusService.GetBatch:input_type -> ebs.v1.GetBatchRequest
-	11, // 49: ebs.v1.StatusService.GetPackageHistory:input_type -> ebs.v1.GetPackageHistoryRequest
-	14, // 50: ebs.v1.StatusService.TriggerRebuild:input_type -> ebs.v1.TriggerRebuildRequest
-	16, // 51: ebs.v1.StatusService.Pause:input_type -> ebs.v1.PauseRequest
-	18, // 52: ebs.v1.StatusService.Resume:input_type -> ebs.v1.ResumeRequest
-	20, // 53: ebs.v1.StatusService.ListDenylist:input_type -> ebs.v1.ListDenylistRequest
-	22, // 54: ebs.v1.StatusService.ListDeadLetters:input_type -> ebs.v1.ListDeadLettersRequest
-	24, // 55: ebs.v1.StatusService.WatchBatchEvents:input_type -> ebs.v1.WatchBatchEventsRequest
-	26, // 56: ebs.v1.StatusService.SearchPackages:input_type -> ebs.v1.SearchPackagesRequest
-	3,  // 57: ebs.v1.StatusService.GetStatus:output_type -> ebs.v1.GetStatusResponse
-	5,  // 58: ebs.v1.StatusService.ListBatches:output_type -> ebs.v1.ListBatchesResponse
-	10, // 59: ebs.v1.StatusService.GetBatch:output_type -> ebs.v1.GetBatchResponse
-	13, // 60: ebs.v1.StatusService.GetPackageHistory:output_type -> ebs.v1.GetPackageHistoryResponse
-	15, // 61: ebs.v1.StatusService.TriggerRebuild:output_type -> ebs.v1.TriggerRebuildResponse
-	17, // 62: ebs.v1.StatusService.Pause:output_type -> ebs.v1.PauseResponse
-	19, // 63: ebs.v1.StatusService.Resume:output_type -> ebs.v1.ResumeResponse
-	21, // 64: ebs.v1.StatusService.ListDenylist:output_type -> ebs.v1.ListDenylistResponse
-	23, // 65: ebs.v1.StatusService.ListDeadLetters:output_type -> ebs.v1.ListDeadLettersResponse
-	25, // 66: ebs.v1.StatusService.WatchBatchEvents:output_type -> ebs.v1.WatchBatchEventsResponse
-	28, // 67: ebs.v1.StatusService.SearchPackages:output_type -> ebs.v1.SearchPackagesResponse
-	57, // [57:68] is the sub-list for method output_type
-	46, // [46:57] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	35, // 31: ebs.v1.PauseResponse.control:type_name -> ebs.v1.ControlState
+	35, // 32: ebs.v1.ResumeResponse.control:type_name -> ebs.v1.ControlState
+	39, // 33: ebs.v1.ListDenylistResponse.entries:type_name -> ebs.v1.DenylistEntry
+	39, // 34: ebs.v1.RemoveDenylistEntryResponse.entry:type_name -> ebs.v1.DenylistEntry
+	40, // 35: ebs.v1.ListDeadLettersResponse.dead_letters:type_name -> ebs.v1.DeadLetter
+	32, // 36: ebs.v1.WatchBatchEventsResponse.at:type_name -> google.protobuf.Timestamp
+	41, // 37: ebs.v1.WatchBatchEventsResponse.started:type_name -> ebs.v1.BatchStarted
+	42, // 38: ebs.v1.WatchBatchEventsResponse.phase_changed:type_name -> ebs.v1.BatchPhaseChanged
+	43, // 39: ebs.v1.WatchBatchEventsResponse.slice_started:type_name -> ebs.v1.SliceStarted
+	44, // 40: ebs.v1.WatchBatchEventsResponse.slice_finished:type_name -> ebs.v1.SliceFinished
+	45, // 41: ebs.v1.WatchBatchEventsResponse.attempt_started:type_name -> ebs.v1.AttemptStarted
+	46, // 42: ebs.v1.WatchBatchEventsResponse.attempt_finished:type_name -> ebs.v1.AttemptFinished
+	47, // 43: ebs.v1.WatchBatchEventsResponse.completed:type_name -> ebs.v1.BatchCompleted
+	32, // 44: ebs.v1.PackageSummary.last_seen:type_name -> google.protobuf.Timestamp
+	48, // 45: ebs.v1.PackageSummary.last_state:type_name -> ebs.v1.PackageState
+	29, // 46: ebs.v1.SearchPackagesResponse.packages:type_name -> ebs.v1.PackageSummary
+	0,  // 47: ebs.v1.StatusService.GetStatus:input_type -> ebs.v1.GetStatusRequest
+	4,  // 48: ebs.v1.StatusService.ListBatches:input_type -> ebs.v1.ListBatchesRequest
+	6,  // 49: ebs.v1.StatusService.GetBatch:input_type -> ebs.v1.GetBatchRequest
+	11, // 50: ebs.v1.StatusService.GetPackageHistory:input_type -> ebs.v1.GetPackageHistoryRequest
+	14, // 51: ebs.v1.StatusService.TriggerRebuild:input_type -> ebs.v1.TriggerRebuildRequest
+	16, // 52: ebs.v1.StatusService.Pause:input_type -> ebs.v1.PauseRequest
+	18, // 53: ebs.v1.StatusService.Resume:input_type -> ebs.v1.ResumeRequest
+	20, // 54: ebs.v1.StatusService.ListDenylist:input_type -> ebs.v1.ListDenylistRequest
+	22, // 55: ebs.v1.StatusService.RemoveDenylistEntry:input_type -> ebs.v1.RemoveDenylistEntryRequest
+	24, // 56: ebs.v1.StatusService.ListDeadLetters:input_type -> ebs.v1.ListDeadLettersRequest
+	26, // 57: ebs.v1.StatusService.WatchBatchEvents:input_type -> ebs.v1.WatchBatchEventsRequest
+	28, // 58: ebs.v1.StatusService.SearchPackages:input_type -> ebs.v1.SearchPackagesRequest
+	3,  // 59: ebs.v1.StatusService.GetStatus:output_type -> ebs.v1.GetStatusResponse
+	5,  // 60: ebs.v1.StatusService.ListBatches:output_type -> ebs.v1.ListBatchesResponse
+	10, // 61: ebs.v1.StatusService.GetBatch:output_type -> ebs.v1.GetBatchResponse
+	13, // 62: ebs.v1.StatusService.GetPackageHistory:output_type -> ebs.v1.GetPackageHistoryResponse
+	15, // 63: ebs.v1.StatusService.TriggerRebuild:output_type -> ebs.v1.TriggerRebuildResponse
+	17, // 64: ebs.v1.StatusService.Pause:output_type -> ebs.v1.PauseResponse
+	19, // 65: ebs.v1.StatusService.Resume:output_type -> ebs.v1.ResumeResponse
+	21, // 66: ebs.v1.StatusService.ListDenylist:output_type -> ebs.v1.ListDenylistResponse
+	23, // 67: ebs.v1.StatusService.RemoveDenylistEntry:output_type -> ebs.v1.RemoveDenylistEntryResponse
+	25, // 68: ebs.v1.StatusService.ListDeadLetters:output_type -> ebs.v1.ListDeadLettersResponse
+	27, // 69: ebs.v1.StatusService.WatchBatchEvents:output_type -> ebs.v1.WatchBatchEventsResponse
+	30, // 70: ebs.v1.StatusService.SearchPackages:output_type -> ebs.v1.SearchPackagesResponse
+	59, // [59:71] is the sub-list for method output_type
+	47, // [47:59] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_ebs_v1_status_proto_init() }
@@ -2400,7 +2509,7 @@ func file_ebs_v1_status_proto_init() {
 	file_ebs_v1_batch_proto_init()
 	file_ebs_v1_common_proto_init()
 	file_ebs_v1_request_proto_init()
-	file_ebs_v1_status_proto_msgTypes[25].OneofWrappers = []any{
+	file_ebs_v1_status_proto_msgTypes[27].OneofWrappers = []any{
 		(*WatchBatchEventsResponse_Started)(nil),
 		(*WatchBatchEventsResponse_PhaseChanged)(nil),
 		(*WatchBatchEventsResponse_SliceStarted)(nil),
@@ -2415,7 +2524,7 @@ func file_ebs_v1_status_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ebs_v1_status_proto_rawDesc), len(file_ebs_v1_status_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

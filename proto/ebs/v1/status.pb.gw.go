@@ -285,6 +285,33 @@ func local_request_StatusService_ListDenylist_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_StatusService_RemoveDenylistEntry_0(ctx context.Context, marshaler runtime.Marshaler, client StatusServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RemoveDenylistEntryRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.RemoveDenylistEntry(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_StatusService_RemoveDenylistEntry_0(ctx context.Context, marshaler runtime.Marshaler, server StatusServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RemoveDenylistEntryRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.RemoveDenylistEntry(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_StatusService_ListDeadLetters_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
 func request_StatusService_ListDeadLetters_0(ctx context.Context, marshaler runtime.Marshaler, client StatusServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -549,6 +576,26 @@ func RegisterStatusServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_StatusService_ListDenylist_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_StatusService_RemoveDenylistEntry_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/ebs.v1.StatusService/RemoveDenylistEntry", runtime.WithHTTPPathPattern("/v1/denylist:remove"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_StatusService_RemoveDenylistEntry_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StatusService_RemoveDenylistEntry_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_StatusService_ListDeadLetters_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -772,6 +819,23 @@ func RegisterStatusServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_StatusService_ListDenylist_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_StatusService_RemoveDenylistEntry_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/ebs.v1.StatusService/RemoveDenylistEntry", runtime.WithHTTPPathPattern("/v1/denylist:remove"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_StatusService_RemoveDenylistEntry_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StatusService_RemoveDenylistEntry_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_StatusService_ListDeadLetters_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -827,29 +891,31 @@ func RegisterStatusServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 }
 
 var (
-	pattern_StatusService_GetStatus_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "status"}, ""))
-	pattern_StatusService_ListBatches_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "batches"}, ""))
-	pattern_StatusService_GetBatch_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "batches", "batch_id"}, ""))
-	pattern_StatusService_GetPackageHistory_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "packages", "component", "history"}, ""))
-	pattern_StatusService_TriggerRebuild_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "rebuilds"}, ""))
-	pattern_StatusService_Pause_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "control", "pause"}, ""))
-	pattern_StatusService_Resume_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "control", "resume"}, ""))
-	pattern_StatusService_ListDenylist_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "denylist"}, ""))
-	pattern_StatusService_ListDeadLetters_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "deadletters"}, ""))
-	pattern_StatusService_WatchBatchEvents_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, ""))
-	pattern_StatusService_SearchPackages_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "packages"}, ""))
+	pattern_StatusService_GetStatus_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "status"}, ""))
+	pattern_StatusService_ListBatches_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "batches"}, ""))
+	pattern_StatusService_GetBatch_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "batches", "batch_id"}, ""))
+	pattern_StatusService_GetPackageHistory_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "packages", "component", "history"}, ""))
+	pattern_StatusService_TriggerRebuild_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "rebuilds"}, ""))
+	pattern_StatusService_Pause_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "control", "pause"}, ""))
+	pattern_StatusService_Resume_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "control", "resume"}, ""))
+	pattern_StatusService_ListDenylist_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "denylist"}, ""))
+	pattern_StatusService_RemoveDenylistEntry_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "denylist"}, "remove"))
+	pattern_StatusService_ListDeadLetters_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "deadletters"}, ""))
+	pattern_StatusService_WatchBatchEvents_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, ""))
+	pattern_StatusService_SearchPackages_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "packages"}, ""))
 )
 
 var (
-	forward_StatusService_GetStatus_0         = runtime.ForwardResponseMessage
-	forward_StatusService_ListBatches_0       = runtime.ForwardResponseMessage
-	forward_StatusService_GetBatch_0          = runtime.ForwardResponseMessage
-	forward_StatusService_GetPackageHistory_0 = runtime.ForwardResponseMessage
-	forward_StatusService_TriggerRebuild_0    = runtime.ForwardResponseMessage
-	forward_StatusService_Pause_0             = runtime.ForwardResponseMessage
-	forward_StatusService_Resume_0            = runtime.ForwardResponseMessage
-	forward_StatusService_ListDenylist_0      = runtime.ForwardResponseMessage
-	forward_StatusService_ListDeadLetters_0   = runtime.ForwardResponseMessage
-	forward_StatusService_WatchBatchEvents_0  = runtime.ForwardResponseStream
-	forward_StatusService_SearchPackages_0    = runtime.ForwardResponseMessage
+	forward_StatusService_GetStatus_0           = runtime.ForwardResponseMessage
+	forward_StatusService_ListBatches_0         = runtime.ForwardResponseMessage
+	forward_StatusService_GetBatch_0            = runtime.ForwardResponseMessage
+	forward_StatusService_GetPackageHistory_0   = runtime.ForwardResponseMessage
+	forward_StatusService_TriggerRebuild_0      = runtime.ForwardResponseMessage
+	forward_StatusService_Pause_0               = runtime.ForwardResponseMessage
+	forward_StatusService_Resume_0              = runtime.ForwardResponseMessage
+	forward_StatusService_ListDenylist_0        = runtime.ForwardResponseMessage
+	forward_StatusService_RemoveDenylistEntry_0 = runtime.ForwardResponseMessage
+	forward_StatusService_ListDeadLetters_0     = runtime.ForwardResponseMessage
+	forward_StatusService_WatchBatchEvents_0    = runtime.ForwardResponseStream
+	forward_StatusService_SearchPackages_0      = runtime.ForwardResponseMessage
 )

@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StatusService_GetStatus_FullMethodName         = "/ebs.v1.StatusService/GetStatus"
-	StatusService_ListBatches_FullMethodName       = "/ebs.v1.StatusService/ListBatches"
-	StatusService_GetBatch_FullMethodName          = "/ebs.v1.StatusService/GetBatch"
-	StatusService_GetPackageHistory_FullMethodName = "/ebs.v1.StatusService/GetPackageHistory"
-	StatusService_TriggerRebuild_FullMethodName    = "/ebs.v1.StatusService/TriggerRebuild"
-	StatusService_Pause_FullMethodName             = "/ebs.v1.StatusService/Pause"
-	StatusService_Resume_FullMethodName            = "/ebs.v1.StatusService/Resume"
-	StatusService_ListDenylist_FullMethodName      = "/ebs.v1.StatusService/ListDenylist"
-	StatusService_ListDeadLetters_FullMethodName   = "/ebs.v1.StatusService/ListDeadLetters"
-	StatusService_WatchBatchEvents_FullMethodName  = "/ebs.v1.StatusService/WatchBatchEvents"
-	StatusService_SearchPackages_FullMethodName    = "/ebs.v1.StatusService/SearchPackages"
+	StatusService_GetStatus_FullMethodName           = "/ebs.v1.StatusService/GetStatus"
+	StatusService_ListBatches_FullMethodName         = "/ebs.v1.StatusService/ListBatches"
+	StatusService_GetBatch_FullMethodName            = "/ebs.v1.StatusService/GetBatch"
+	StatusService_GetPackageHistory_FullMethodName   = "/ebs.v1.StatusService/GetPackageHistory"
+	StatusService_TriggerRebuild_FullMethodName      = "/ebs.v1.StatusService/TriggerRebuild"
+	StatusService_Pause_FullMethodName               = "/ebs.v1.StatusService/Pause"
+	StatusService_Resume_FullMethodName              = "/ebs.v1.StatusService/Resume"
+	StatusService_ListDenylist_FullMethodName        = "/ebs.v1.StatusService/ListDenylist"
+	StatusService_RemoveDenylistEntry_FullMethodName = "/ebs.v1.StatusService/RemoveDenylistEntry"
+	StatusService_ListDeadLetters_FullMethodName     = "/ebs.v1.StatusService/ListDeadLetters"
+	StatusService_WatchBatchEvents_FullMethodName    = "/ebs.v1.StatusService/WatchBatchEvents"
+	StatusService_SearchPackages_FullMethodName      = "/ebs.v1.StatusService/SearchPackages"
 )
 
 // StatusServiceClient is the client API for StatusService service.
@@ -57,6 +58,9 @@ type StatusServiceClient interface {
 	Resume(ctx context.Context, in *ResumeRequest, opts ...grpc.CallOption) (*ResumeResponse, error)
 	// SCM URLs that are not built again until removed.
 	ListDenylist(ctx context.Context, in *ListDenylistRequest, opts ...grpc.CallOption) (*ListDenylistResponse, error)
+	// Take an SCM URL off the denylist (admin) so the next request for it is
+	// built again; recorded in the package's history.
+	RemoveDenylistEntry(ctx context.Context, in *RemoveDenylistEntryRequest, opts ...grpc.CallOption) (*RemoveDenylistEntryResponse, error)
 	// Messages no service could handle.
 	ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error)
 	// Batch events as they happen (and, from since_sequence, as they happened).
@@ -154,6 +158,16 @@ func (c *statusServiceClient) ListDenylist(ctx context.Context, in *ListDenylist
 	return out, nil
 }
 
+func (c *statusServiceClient) RemoveDenylistEntry(ctx context.Context, in *RemoveDenylistEntryRequest, opts ...grpc.CallOption) (*RemoveDenylistEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveDenylistEntryResponse)
+	err := c.cc.Invoke(ctx, StatusService_RemoveDenylistEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *statusServiceClient) ListDeadLetters(ctx context.Context, in *ListDeadLettersRequest, opts ...grpc.CallOption) (*ListDeadLettersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDeadLettersResponse)
@@ -218,6 +232,9 @@ type StatusServiceServer interface {
 	Resume(context.Context, *ResumeRequest) (*ResumeResponse, error)
 	// SCM URLs that are not built again until removed.
 	ListDenylist(context.Context, *ListDenylistRequest) (*ListDenylistResponse, error)
+	// Take an SCM URL off the denylist (admin) so the next request for it is
+	// built again; recorded in the package's history.
+	RemoveDenylistEntry(context.Context, *RemoveDenylistEntryRequest) (*RemoveDenylistEntryResponse, error)
 	// Messages no service could handle.
 	ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error)
 	// Batch events as they happen (and, from since_sequence, as they happened).
@@ -258,6 +275,9 @@ func (UnimplementedStatusServiceServer) Resume(context.Context, *ResumeRequest) 
 }
 func (UnimplementedStatusServiceServer) ListDenylist(context.Context, *ListDenylistRequest) (*ListDenylistResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDenylist not implemented")
+}
+func (UnimplementedStatusServiceServer) RemoveDenylistEntry(context.Context, *RemoveDenylistEntryRequest) (*RemoveDenylistEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveDenylistEntry not implemented")
 }
 func (UnimplementedStatusServiceServer) ListDeadLetters(context.Context, *ListDeadLettersRequest) (*ListDeadLettersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeadLetters not implemented")
@@ -433,6 +453,24 @@ func _StatusService_ListDenylist_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StatusService_RemoveDenylistEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveDenylistEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatusServiceServer).RemoveDenylistEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatusService_RemoveDenylistEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatusServiceServer).RemoveDenylistEntry(ctx, req.(*RemoveDenylistEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _StatusService_ListDeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListDeadLettersRequest)
 	if err := dec(in); err != nil {
@@ -518,6 +556,10 @@ var StatusService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDenylist",
 			Handler:    _StatusService_ListDenylist_Handler,
+		},
+		{
+			MethodName: "RemoveDenylistEntry",
+			Handler:    _StatusService_RemoveDenylistEntry_Handler,
 		},
 		{
 			MethodName: "ListDeadLetters",

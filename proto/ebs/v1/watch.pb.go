@@ -327,6 +327,7 @@ type WatchEvent struct {
 	//	*WatchEvent_WaitSatisfied
 	//	*WatchEvent_WaitTimedOut
 	//	*WatchEvent_WaitCancelled
+	//	*WatchEvent_CommandFailed
 	Event         isWatchEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -417,6 +418,15 @@ func (x *WatchEvent) GetWaitCancelled() *WaitCancelled {
 	return nil
 }
 
+func (x *WatchEvent) GetCommandFailed() *CommandFailed {
+	if x != nil {
+		if x, ok := x.Event.(*WatchEvent_CommandFailed); ok {
+			return x.CommandFailed
+		}
+	}
+	return nil
+}
+
 type isWatchEvent_Event interface {
 	isWatchEvent_Event()
 }
@@ -433,11 +443,19 @@ type WatchEvent_WaitCancelled struct {
 	WaitCancelled *WaitCancelled `protobuf:"bytes,12,opt,name=wait_cancelled,json=waitCancelled,proto3,oneof"`
 }
 
+type WatchEvent_CommandFailed struct {
+	// The command could not be carried out (e.g. it was dead-lettered); the
+	// wait is not satisfied.
+	CommandFailed *CommandFailed `protobuf:"bytes,13,opt,name=command_failed,json=commandFailed,proto3,oneof"`
+}
+
 func (*WatchEvent_WaitSatisfied) isWatchEvent_Event() {}
 
 func (*WatchEvent_WaitTimedOut) isWatchEvent_Event() {}
 
 func (*WatchEvent_WaitCancelled) isWatchEvent_Event() {}
+
+func (*WatchEvent_CommandFailed) isWatchEvent_Event() {}
 
 type WaitSatisfied struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -710,7 +728,7 @@ const file_ebs_v1_watch_proto_rawDesc = "" +
 	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"4\n" +
 	"\n" +
 	"CancelWait\x12&\n" +
-	"\x0fwait_command_id\x18\x01 \x01(\tR\rwaitCommandId\"\xb9\x02\n" +
+	"\x0fwait_command_id\x18\x01 \x01(\tR\rwaitCommandId\"\xf9\x02\n" +
 	"\n" +
 	"WatchEvent\x12\x1d\n" +
 	"\n" +
@@ -720,7 +738,8 @@ const file_ebs_v1_watch_proto_rawDesc = "" +
 	"\x0ewait_satisfied\x18\n" +
 	" \x01(\v2\x15.ebs.v1.WaitSatisfiedH\x00R\rwaitSatisfied\x12<\n" +
 	"\x0ewait_timed_out\x18\v \x01(\v2\x14.ebs.v1.WaitTimedOutH\x00R\fwaitTimedOut\x12>\n" +
-	"\x0ewait_cancelled\x18\f \x01(\v2\x15.ebs.v1.WaitCancelledH\x00R\rwaitCancelledB\a\n" +
+	"\x0ewait_cancelled\x18\f \x01(\v2\x15.ebs.v1.WaitCancelledH\x00R\rwaitCancelled\x12>\n" +
+	"\x0ecommand_failed\x18\r \x01(\v2\x15.ebs.v1.CommandFailedH\x00R\rcommandFailedB\a\n" +
 	"\x05event\"\x84\x01\n" +
 	"\rWaitSatisfied\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x12\n" +
@@ -767,7 +786,8 @@ var file_ebs_v1_watch_proto_goTypes = []any{
 	(*WaitRecord)(nil),            // 8: ebs.v1.WaitRecord
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(Observation)(0),              // 11: ebs.v1.Observation
+	(*CommandFailed)(nil),         // 11: ebs.v1.CommandFailed
+	(Observation)(0),              // 12: ebs.v1.Observation
 }
 var file_ebs_v1_watch_proto_depIdxs = []int32{
 	9,  // 0: ebs.v1.WatchCommand.issued_at:type_name -> google.protobuf.Timestamp
@@ -780,15 +800,16 @@ var file_ebs_v1_watch_proto_depIdxs = []int32{
 	5,  // 7: ebs.v1.WatchEvent.wait_satisfied:type_name -> ebs.v1.WaitSatisfied
 	6,  // 8: ebs.v1.WatchEvent.wait_timed_out:type_name -> ebs.v1.WaitTimedOut
 	7,  // 9: ebs.v1.WatchEvent.wait_cancelled:type_name -> ebs.v1.WaitCancelled
-	11, // 10: ebs.v1.WaitSatisfied.observed_by:type_name -> ebs.v1.Observation
-	0,  // 11: ebs.v1.WaitRecord.command:type_name -> ebs.v1.WatchCommand
-	9,  // 12: ebs.v1.WaitRecord.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 13: ebs.v1.WaitRecord.last_polled:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 10: ebs.v1.WatchEvent.command_failed:type_name -> ebs.v1.CommandFailed
+	12, // 11: ebs.v1.WaitSatisfied.observed_by:type_name -> ebs.v1.Observation
+	0,  // 12: ebs.v1.WaitRecord.command:type_name -> ebs.v1.WatchCommand
+	9,  // 13: ebs.v1.WaitRecord.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 14: ebs.v1.WaitRecord.last_polled:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_ebs_v1_watch_proto_init() }
@@ -806,6 +827,7 @@ func file_ebs_v1_watch_proto_init() {
 		(*WatchEvent_WaitSatisfied)(nil),
 		(*WatchEvent_WaitTimedOut)(nil),
 		(*WatchEvent_WaitCancelled)(nil),
+		(*WatchEvent_CommandFailed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

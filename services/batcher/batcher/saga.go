@@ -187,10 +187,20 @@ func (s *saga) watch(ctx context.Context, c *ebsv1.WatchCommand) (*ebsv1.WatchEv
 	if err != nil {
 		return nil, err
 	}
-	if res.GetWatch() == nil {
+	ev := res.GetWatch()
+	if ev == nil {
 		return nil, fmt.Errorf("batcher: result of %s is not a watch event", c.GetCommandId())
 	}
-	return res.GetWatch(), nil
+	if f := ev.GetCommandFailed(); f != nil {
+		// repo-watcher could not carry the wait out: it is not satisfied.
+		// Every caller already handles a timed-out wait (abandon the side
+		// tag, or log and go on for the stable tag), so report it as one.
+		s.log.Error("wait failed; treating it as timed out", "command_id", c.GetCommandId(), "error", f.GetError())
+		return &ebsv1.WatchEvent{CommandId: ev.GetCommandId(), BatchId: ev.GetBatchId(), At: ev.GetAt(),
+			Event: &ebsv1.WatchEvent_WaitTimedOut{WaitTimedOut: &ebsv1.WaitTimedOut{
+				Tag: c.GetWaitTagged().GetTag(), Missing: c.GetWaitTagged().GetNvrs()}}}, nil
+	}
+	return ev, nil
 }
 
 func (s *saga) bodhi(ctx context.Context, c *ebsv1.BodhiCommand) (*ebsv1.BodhiEvent, error) {

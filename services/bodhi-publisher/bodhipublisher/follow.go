@@ -20,8 +20,12 @@ func (p *Publisher) followLoop(ctx context.Context) {
 	}
 	t := time.NewTicker(p.o.FollowInterval)
 	defer t.Stop()
-	for {
-		p.followOnce(ctx)
+	for first := true; ; first = false {
+		// Every replica sees every followed update; one of them asks Bodhi
+		// each round (the first round after start always runs).
+		if first || p.followRound.Mine(ctx, p.o.FollowInterval) {
+			p.followOnce(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -10,9 +10,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/bodhi"
+	"github.com/fedora-eln/ebs/libs/commands"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
@@ -52,6 +54,8 @@ type Publisher struct {
 	results *natsx.ProtoKV[*ebsv1.CommandResult]
 	follows *natsx.ProtoKV[*ebsv1.FollowedUpdate]
 	m       *metrics
+	// followRound lets one replica ask Bodhi per interval.
+	followRound *natsx.Round
 }
 
 // New opens the KV buckets (provisioned beforehand by natsx.Provision).
@@ -95,12 +99,18 @@ func New(ctx context.Context, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := o.Logger.With("component", Name)
+	round, err := natsx.NewRound(ctx, o.JS, natsx.KeyPollBodhiUpdates, "", log)
+	if err != nil {
+		return nil, err
+	}
 	return &Publisher{
-		o:       o,
-		log:     o.Logger.With("component", Name),
-		results: natsx.NewProtoKV(res, func() *ebsv1.CommandResult { return new(ebsv1.CommandResult) }),
-		follows: natsx.NewProtoKV(fol, func() *ebsv1.FollowedUpdate { return new(ebsv1.FollowedUpdate) }),
-		m:       m,
+		o:           o,
+		followRound: round,
+		log:         log,
+		results:     natsx.NewProtoKV(res, func() *ebsv1.CommandResult { return new(ebsv1.CommandResult) }),
+		follows:     natsx.NewProtoKV(fol, func() *ebsv1.FollowedUpdate { return new(ebsv1.FollowedUpdate) }),
+		m:           m,
 	}, nil
 }
 
@@ -113,7 +123,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}()
 	err := natsx.Consume(ctx, p.o.JS, natsx.StreamEBS, natsx.ConsumerBodhiPublisher,
 		func() *ebsv1.BodhiCommand { return new(ebsv1.BodhiCommand) }, p.handle,
-		natsx.ConsumeOptions{Service: Name, Logger: p.o.Logger, Workers: p.o.Workers})
+		natsx.ConsumeOptions{Service: Name, Logger: p.o.Logger, Workers: p.o.Workers, OnDeadLetter: p.failDeadLettered})
 	<-followDone
 	return err
 }
@@ -242,6 +252,25 @@ func (p *Publisher) finish(ctx context.Context, cmd *ebsv1.BodhiCommand, be *ebs
 		be = prev.GetBodhi()
 	}
 	return p.publish(ctx, be)
+}
+
+// failDeadLettered records a CommandFailed result for a command about to be
+// dead-lettered, so the batcher waiting on it goes on.
+func (p *Publisher) failDeadLettered(ctx context.Context, m proto.Message, reason string) error {
+	cmd, _ := m.(*ebsv1.BodhiCommand)
+	if cmd == nil || !commands.ValidID(cmd.GetCommandId()) {
+		return nil
+	}
+	switch _, _, err := p.results.Get(ctx, cmd.GetCommandId()); {
+	case err == nil:
+		return nil // it has a result already
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return err
+	}
+	verb, _ := natsx.OneofCase(cmd)
+	p.o.Logger.Error("bodhi command dead-lettered; recording it as failed", "command_id", cmd.GetCommandId(), "batch_id", cmd.GetBatchId(), "reason", reason)
+	return p.finish(ctx, cmd, &ebsv1.BodhiEvent{Event: &ebsv1.BodhiEvent_CommandFailed{CommandFailed: &ebsv1.CommandFailed{
+		Verb: verb, Error: commands.DeadLettered(reason).Error()}}})
 }
 
 // publish sends a Bodhi event with a deterministic id.

@@ -377,7 +377,8 @@ func TestFailuresAreRecordedNotDropped(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := setup(t, bodhisim.Options{Held: true}, func(o *bodhipublisher.Options, c *bodhi.Options) {
-				o.RetryFor, o.MinAttempt, c.RetryFor = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+				// Long enough for sign-in, CSRF and one POST even on a loaded machine.
+				o.RetryFor, o.MinAttempt, c.RetryFor = 2*time.Second, 2*time.Second, 2*time.Second
 			})
 			cmd := tt.prepare(e)
 			e.start()

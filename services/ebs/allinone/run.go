@@ -3,7 +3,9 @@ package allinone
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -19,39 +21,81 @@ import (
 	"github.com/fedora-eln/ebs/services/status/status"
 )
 
-// Service runs one service until ctx ends.
-type Service func(ctx context.Context, common lifecycle.Common, log *slog.Logger) error
+// Configs holds one configuration per service.
+type Configs struct {
+	Bridge         bridge.Config
+	Filter         filter.Config
+	Batcher        batcher.Config
+	KojiWorker     kojiworker.Config
+	RepoWatcher    repowatcher.Config
+	BodhiPublisher bodhipublisher.Config
+	Status         status.Config
+	// Override replaces the runners of some services (the demo runs
+	// koji-worker on a Koji client of its own).
+	Override map[string]Service
+}
 
-// Services maps service names to their runners. Each runs with the shared
-// Common settings; its admin server is disabled (the process has one).
-var Services = map[string]Service{
-	bridge.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return bridge.Run(ctx, bridge.Config{Common: c}, log)
-	},
-	filter.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return filter.Run(ctx, filter.Config{Common: c}, log)
-	},
-	batcher.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return batcher.Run(ctx, batcher.Config{Common: c}, log)
-	},
-	kojiworker.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return kojiworker.Run(ctx, kojiworker.Config{Common: c}, log)
-	},
-	repowatcher.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return repowatcher.Run(ctx, repowatcher.Config{Common: c}, log)
-	},
-	bodhipublisher.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return bodhipublisher.Run(ctx, bodhipublisher.Config{Common: c}, log)
-	},
-	status.Name: func(ctx context.Context, c lifecycle.Common, log *slog.Logger) error {
-		return status.Run(ctx, status.Config{Common: c}, log)
-	},
+// FromEnv builds every service's configuration the way its own binary
+// does from EBS_* environment variables (no command-line flags: the names
+// overlap between services), then sets common on each, admin server off
+// (the process has one).
+func FromEnv(common lifecycle.Common) Configs {
+	var c Configs
+	parse := func(name string, register func(*flag.FlagSet)) {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		register(fs)
+		_ = fs.Parse(nil)
+	}
+	parse(bridge.Name, c.Bridge.Flags)
+	parse(filter.Name, c.Filter.Flags)
+	parse(batcher.Name, c.Batcher.Flags)
+	parse(kojiworker.Name, c.KojiWorker.Flags)
+	parse(repowatcher.Name, c.RepoWatcher.Flags)
+	parse(bodhipublisher.Name, c.BodhiPublisher.Flags)
+	parse(status.Name, c.Status.Flags)
+	c.SetCommon(common)
+	return c
+}
+
+// SetCommon sets the shared settings on every service, admin server off.
+func (c *Configs) SetCommon(common lifecycle.Common) {
+	common.AdminAddr = "off"
+	c.Bridge.Common = common
+	c.Filter.Common = common
+	c.Batcher.Common = common
+	c.KojiWorker.Common = common
+	c.RepoWatcher.Common = common
+	c.BodhiPublisher.Common = common
+	c.Status.Common = common
+}
+
+// Service runs one service until ctx ends.
+type Service func(ctx context.Context, log *slog.Logger) error
+
+// Services maps the service names to runners of their configuration.
+func (c Configs) Services() map[string]Service {
+	m := map[string]Service{
+		bridge.Name:      func(ctx context.Context, log *slog.Logger) error { return bridge.Run(ctx, c.Bridge, log) },
+		filter.Name:      func(ctx context.Context, log *slog.Logger) error { return filter.Run(ctx, c.Filter, log) },
+		batcher.Name:     func(ctx context.Context, log *slog.Logger) error { return batcher.Run(ctx, c.Batcher, log) },
+		kojiworker.Name:  func(ctx context.Context, log *slog.Logger) error { return kojiworker.Run(ctx, c.KojiWorker, log) },
+		repowatcher.Name: func(ctx context.Context, log *slog.Logger) error { return repowatcher.Run(ctx, c.RepoWatcher, log) },
+		bodhipublisher.Name: func(ctx context.Context, log *slog.Logger) error {
+			return bodhipublisher.Run(ctx, c.BodhiPublisher, log)
+		},
+		status.Name: func(ctx context.Context, log *slog.Logger) error { return status.Run(ctx, c.Status, log) },
+	}
+	for name, run := range c.Override {
+		m[name] = run
+	}
+	return m
 }
 
 // Names lists the known services, sorted.
 func Names() []string {
 	var out []string
-	for n := range Services {
+	for n := range (Configs{}).Services() {
 		out = append(out, n)
 	}
 	sort.Strings(out)
@@ -59,8 +103,16 @@ func Names() []string {
 }
 
 // RunServices runs the named services ("all" for every one) in this process
-// until ctx ends or one fails; a failure stops the others.
+// with configurations from the environment (FromEnv) until ctx ends or one
+// fails; a failure stops the others.
 func RunServices(ctx context.Context, names []string, common lifecycle.Common, log *slog.Logger) error {
+	return Run(ctx, FromEnv(common), names, log)
+}
+
+// Run runs the named services of c ("all" for every one) until ctx ends or
+// one fails; a failure stops the others.
+func Run(ctx context.Context, c Configs, names []string, log *slog.Logger) error {
+	services := c.Services()
 	if len(names) == 1 && names[0] == "all" {
 		names = Names()
 	}
@@ -68,7 +120,7 @@ func RunServices(ctx context.Context, names []string, common lifecycle.Common, l
 		return fmt.Errorf("name at least one service: %s, or all", strings.Join(Names(), ", "))
 	}
 	for _, n := range names {
-		if Services[n] == nil {
+		if services[n] == nil {
 			return fmt.Errorf("unknown service %q (known: %s)", n, strings.Join(Names(), ", "))
 		}
 	}
@@ -77,10 +129,8 @@ func RunServices(ctx context.Context, names []string, common lifecycle.Common, l
 	var wg sync.WaitGroup
 	errs := make([]error, len(names))
 	for i, n := range names {
-		c := common
-		c.AdminAddr = "off"
 		wg.Go(func() {
-			err := Services[n](ctx, c, log.With("service", n))
+			err := services[n](ctx, log.With("service", n))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				errs[i] = fmt.Errorf("%s: %w", n, err)
 				cancel(errs[i])

@@ -2,6 +2,9 @@ package allinone_test
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,24 +14,54 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
+	"github.com/fedora-eln/ebs/libs/store/pgtest"
 	"github.com/fedora-eln/ebs/services/ebs/allinone"
+	"github.com/fedora-eln/ebs/services/ebs/world"
 )
+
+// env is what every service needs to start: NATS, a configuration whose
+// Content Resolver lists answer, a Koji hub and a database.
+type env struct {
+	nats   *natstest.Server
+	config string
+	koji   string
+	db     string
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
+	w, err := world.New(world.Options{Packages: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := crfixture.NewTest(t, w.Lists...)
+	cfg := filepath.Join(t.TempDir(), "ebs.yaml")
+	if err := os.WriteFile(cfg, []byte(world.ConfigYAML(cr.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hub := kojihub.Start(t, kojihub.Options{})
+	return env{nats: natstest.Start(t), config: cfg, koji: hub.URL(), db: pgtest.NewDatabase(t)}
+}
 
 func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
+	e := newEnv(t)
+	c := allinone.FromEnv(lifecycle.Common{NATSURL: e.nats.URL(), Replicas: 1, Config: e.config})
+	c.Filter.KojiURL = e.koji
+	c.Batcher.Koji.URL, c.KojiWorker.Koji.URL, c.RepoWatcher.Koji.URL = e.koji, e.koji, e.koji
+	c.Status.DatabaseURL, c.Status.HTTPAddr, c.Status.GRPCAddr = e.db, "127.0.0.1:0", "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() {
-		errc <- allinone.RunServices(ctx, []string{"all"}, lifecycle.Common{NATSURL: srv.URL(), Replicas: 1}, lifecycle.Discard())
-	}()
-	c := srv.Connect(t)
+	go func() { errc <- allinone.Run(ctx, c, []string{"all"}, lifecycle.Discard()) }()
+	conn := e.nats.Connect(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err := c.JS.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus)
+		_, err := conn.JS.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus)
 		if err == nil {
 			break
 		}
@@ -41,7 +74,7 @@ func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 	select {
 	case err := <-errc:
 		if err != nil {
-			t.Fatalf("RunServices: %v", err)
+			t.Fatalf("Run: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("services did not stop after cancel")
@@ -50,16 +83,32 @@ func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 
 func TestRunServicesRejectsUnknown(t *testing.T) {
 	t.Parallel()
-	err := allinone.RunServices(context.Background(), []string{"nope"}, lifecycle.Common{}, lifecycle.Discard())
-	if err == nil || !strings.Contains(err.Error(), "unknown service") {
-		t.Fatalf("got %v", err)
+	for _, names := range [][]string{{"nope"}, {"filter", "nope"}, nil} {
+		err := allinone.RunServices(context.Background(), names, lifecycle.Common{}, lifecycle.Discard())
+		if err == nil || !(strings.Contains(err.Error(), "unknown service") || strings.Contains(err.Error(), "name at least one")) {
+			t.Errorf("%v: got %v", names, err)
+		}
 	}
 }
 
-// Each service binary exits 0 on SIGTERM.
+// FromEnv reads each service's own EBS_* variables, as its binary does.
+func TestFromEnvReadsEachServicesVariables(t *testing.T) {
+	t.Setenv("EBS_RECONCILE_INTERVAL", "7s")
+	t.Setenv("EBS_AMQP_QUEUE", "q-from-env")
+	t.Setenv("EBS_HTTP_ADDR", "127.0.0.1:18080")
+	c := allinone.FromEnv(lifecycle.Common{NATSURL: "nats://x:4222", AdminAddr: "127.0.0.1:1"})
+	if c.Filter.ReconcileInterval != 7*time.Second || c.Bridge.Queue != "q-from-env" || c.Status.HTTPAddr != "127.0.0.1:18080" {
+		t.Fatalf("reconcile %v queue %q http %q", c.Filter.ReconcileInterval, c.Bridge.Queue, c.Status.HTTPAddr)
+	}
+	if c.Filter.NATSURL != "nats://x:4222" || c.Filter.AdminAddr != "off" {
+		t.Fatalf("common not applied: %+v", c.Filter.Common)
+	}
+}
+
+// Each service binary becomes ready and exits 0 on SIGTERM.
 func TestServiceBinariesExitCleanlyOnSIGTERM(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
+	e := newEnv(t)
 	bin := t.TempDir()
 	services := []string{"bridge", "filter", "batcher", "koji-worker", "repo-watcher", "bodhi-publisher", "status"}
 	args := []string{"build", "-o", bin + "/"}
@@ -71,16 +120,31 @@ func TestServiceBinariesExitCleanlyOnSIGTERM(t *testing.T) {
 	}
 	for _, s := range services {
 		t.Run(s, func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(bin, s), "-admin-addr", "127.0.0.1:0")
-			cmd.Env = append(os.Environ(), "EBS_NATS_URL="+srv.URL())
+			admin := freeAddr(t)
+			cmd := exec.Command(filepath.Join(bin, s))
+			cmd.Env = append(os.Environ(), "EBS_NATS_URL="+e.nats.URL(), "EBS_CONFIG="+e.config, "EBS_KOJI_URL="+e.koji,
+				"EBS_DATABASE_URL="+e.db, "EBS_HTTP_ADDR="+freeAddr(t), "EBS_GRPC_ADDR="+freeAddr(t), "EBS_ADMIN_ADDR="+admin)
 			var out syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(out.String(), "connected") && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if ready(admin) {
+					break
+				}
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("%s never became ready on %s:\n%s", s, admin, out.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			// The binary's own healthcheck mode agrees.
+			hc := exec.Command(filepath.Join(bin, s), "healthcheck")
+			hc.Env = append(os.Environ(), "EBS_ADMIN_ADDR="+admin)
+			if b, err := hc.CombinedOutput(); err != nil {
+				t.Errorf("%s healthcheck: %v\n%s", s, err, b)
 			}
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			done := make(chan error, 1)
@@ -96,6 +160,25 @@ func TestServiceBinariesExitCleanlyOnSIGTERM(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ready(admin string) bool {
+	resp, err := http.Get("http://" + admin + "/startup")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr())
 }
 
 type syncBuffer struct {

@@ -37,7 +37,7 @@ func init() {
 	apiCommand("trigger", "request rebuilds of ELN components (admin)", "NAME...", nil, atLeast(1, "at least one component NAME"), runTrigger)
 	apiCommand("pause", "stop starting new batches; a running batch finishes (admin, persisted)", "[REASON...]", nil, nil, runPause)
 	apiCommand("resume", "clear the runtime pause (admin)", "", nil, exactly(0, "no arguments"), runResume)
-	apiCommand("denylist", "list SCM URLs that are not built again until removed", "", nil, exactly(0, "no arguments"), runDenylist)
+	apiCommand("denylist", "list denylisted SCM URLs; `denylist remove URL` builds one again (admin)", "[remove SCM_URL]", nil, denylistArgs, runDenylist)
 	var since uint64
 	apiCommand("watch", "follow batch events as they happen (Ctrl-C to stop)", "", func(fs *flag.FlagSet) {
 		fs.Uint64Var(&since, "since", 0, "replay from this EBS stream sequence first")
@@ -290,7 +290,25 @@ func runResume(ctx context.Context, c ebsv1.StatusServiceClient, f *apiFlags, _ 
 	return nil
 }
 
-func runDenylist(ctx context.Context, c ebsv1.StatusServiceClient, f *apiFlags, _ []string, w io.Writer) error {
+func denylistArgs(a []string) error {
+	if len(a) == 0 || (len(a) == 2 && a[0] == "remove") {
+		return nil
+	}
+	return usagef("want no arguments, or remove SCM_URL")
+}
+
+func runDenylist(ctx context.Context, c ebsv1.StatusServiceClient, f *apiFlags, a []string, w io.Writer) error {
+	if len(a) == 2 {
+		r, err := c.RemoveDenylistEntry(ctx, &ebsv1.RemoveDenylistEntryRequest{ScmUrl: a[1]})
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(w, r)
+		}
+		fmt.Fprintf(w, "%s (%s) is no longer denylisted; the next request for it is built again\n", r.Entry.GetScmUrl(), r.Entry.GetComponent())
+		return nil
+	}
 	r, err := c.ListDenylist(ctx, &ebsv1.ListDenylistRequest{})
 	if err != nil {
 		return err

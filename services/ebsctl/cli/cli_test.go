@@ -53,6 +53,10 @@ func TestCommandsAgainstLiveServer(t *testing.T) {
 		{"package pending", []string{"package", srv, "kernel"}, cli.ExitOK, []string{"pending:  position 1"}},
 		{"package unknown", []string{"package", srv, "no-such-package"}, cli.ExitNotFound, nil},
 		{"denylist", []string{"denylist", srv}, cli.ExitOK, []string{storetest.FailingSCM}},
+		{"denylist remove", []string{"denylist", srv, "remove", storetest.FailingSCM}, cli.ExitOK, []string{"is no longer denylisted"}},
+		{"denylist removed", []string{"denylist", srv, "--json"}, cli.ExitOK, []string{"{}"}},
+		{"denylist remove again", []string{"denylist", srv, "remove", storetest.FailingSCM}, cli.ExitNotFound, nil},
+		{"denylist remove without url", []string{"denylist", srv, "remove"}, cli.ExitUsage, nil},
 		{"trigger", []string{"trigger", srv, "zlib", "bash"}, cli.ExitOK, []string{"User anonymous requesting builds of:\nbash\nzlib"}},
 		{"trigger nothing", []string{"trigger", srv}, cli.ExitUsage, nil},
 		{"trigger bad name", []string{"trigger", srv, "not a name"}, cli.ExitUsage, nil},
@@ -72,6 +76,17 @@ func TestCommandsAgainstLiveServer(t *testing.T) {
 			if !strings.Contains(out, w) {
 				t.Errorf("%s: output lacks %q:\n%s", tt.name, w, out)
 			}
+		}
+	}
+
+	// The removal is in the package's history.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, out, _ := run(ctx, "package", srv, "python-broken")
+		if strings.Contains(out, "undenylisted") && strings.Contains(out, "taken off the denylist by anonymous") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("history lacks the denylist removal:\n%s", out)
 		}
 	}
 
@@ -134,6 +149,9 @@ func TestTokensAndAuthExitCodes(t *testing.T) {
 	t.Setenv("EBS_TOKEN", other)
 	if code, _, errOut := run(ctx, "trigger", "zlib"); code != cli.ExitAuth || !strings.Contains(errOut, "admin group") {
 		t.Errorf("trigger as non-admin: %d %s", code, errOut)
+	}
+	if code, _, _ := run(ctx, "denylist", "remove", "git+https://src.fedoraproject.org/rpms/x.git#1"); code != cli.ExitAuth {
+		t.Errorf("denylist remove as non-admin: %d", code)
 	}
 	t.Setenv("EBS_TOKEN", expired)
 	if code, _, _ := run(ctx, "resume"); code != cli.ExitAuth {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/commands"
@@ -84,6 +85,21 @@ func (w *Worker) handleCommand(ctx context.Context, d *natsx.Delivery[*ebsv1.Koj
 	}
 	w.m.commands.WithLabelValues(verb, outcome).Inc()
 	return w.finishCommand(ctx, cmd, ev)
+}
+
+// failDeadLettered records a CommandFailed result for a command about to be
+// dead-lettered (undecodable commands have no id and are only dead-lettered).
+func (w *Worker) failDeadLettered(ctx context.Context, m proto.Message, reason string) error {
+	cmd, _ := m.(*ebsv1.KojiCommand)
+	if cmd == nil || !commands.ValidID(cmd.GetCommandId()) {
+		return nil
+	}
+	if _, ok, err := w.results.Get(ctx, cmd.GetCommandId()); err != nil || ok {
+		return err
+	}
+	verb, _ := natsx.OneofCase(cmd)
+	w.log.Error("koji command dead-lettered; recording it as failed", "command_id", cmd.GetCommandId(), "batch_id", cmd.GetBatchId(), "reason", reason)
+	return w.finishCommand(ctx, cmd, failed(verb, commands.DeadLettered(reason)))
 }
 
 func validate(cmd *ebsv1.KojiCommand) error {

@@ -129,6 +129,8 @@ type Worker struct {
 	results *commands.Results
 	tasks   *natsx.ProtoKV[*ebsv1.TaskRecord]
 	m       *metrics
+	// pollRound lets one replica poll Koji per interval.
+	pollRound *natsx.Round
 
 	userOnce sync.Mutex
 	user     *kojibatch.User
@@ -169,11 +171,17 @@ func newWorker(ctx context.Context, cfg Config, d Deps, log *slog.Logger) (*Work
 	if err != nil {
 		return nil, fmt.Errorf("kojiworker: open %s: %w", natsx.BucketTasks, err)
 	}
+	log = log.With("component", Name)
+	round, err := natsx.NewRound(ctx, d.JS, natsx.KeyPollKojiTasks, "", log)
+	if err != nil {
+		return nil, err
+	}
 	return &Worker{
-		cfg: cfg, log: log.With("component", Name), js: d.JS, hub: d.Hub, results: results,
-		tasks: natsx.NewProtoKV(tkv, func() *ebsv1.TaskRecord { return new(ebsv1.TaskRecord) }),
-		m:     newMetrics(d.Registerer),
-		open:  map[int64]*tracked{},
+		cfg: cfg, log: log, js: d.JS, hub: d.Hub, results: results,
+		tasks:     natsx.NewProtoKV(tkv, func() *ebsv1.TaskRecord { return new(ebsv1.TaskRecord) }),
+		m:         newMetrics(d.Registerer),
+		open:      map[int64]*tracked{},
+		pollRound: round,
 	}, nil
 }
 
@@ -200,7 +208,7 @@ func (w *Worker) run(ctx context.Context, ready func()) error {
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamEBS, natsx.ConsumerKojiWorkerCmd,
 			func() *ebsv1.KojiCommand { return new(ebsv1.KojiCommand) }, w.handleCommand,
-			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: w.cfg.Workers})
+			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: w.cfg.Workers, OnDeadLetter: w.failDeadLettered})
 	})
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamFedmsg, natsx.ConsumerKojiWorkerFed,

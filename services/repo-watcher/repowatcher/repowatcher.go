@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/commands"
@@ -114,21 +115,29 @@ func Serve(ctx context.Context, cfg Config, d Deps, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("repowatcher: open %s: %w", natsx.BucketWaits, err)
 	}
-	w := &Watcher{cfg: cfg, log: log.With("component", Name), js: d.JS, hub: d.Hub, results: results,
+	log = log.With("component", Name)
+	round, err := natsx.NewRound(ctx, d.JS, natsx.KeyPollWaits, "", log)
+	if err != nil {
+		return err
+	}
+	w := &Watcher{cfg: cfg, log: log, js: d.JS, hub: d.Hub, results: results,
 		waits: natsx.NewProtoKV(kv, func() *ebsv1.WaitRecord { return new(ebsv1.WaitRecord) }),
-		open:  map[string]*openWait{}, m: newMetrics(d.Registerer)}
+		open:  map[string]*openWait{}, m: newMetrics(d.Registerer),
+		pollRound: round}
 	return w.run(ctx, d.Ready)
 }
 
 // Watcher is one repo-watcher replica.
 type Watcher struct {
-	cfg     Config
-	log     *slog.Logger
-	js      jetstream.JetStream
-	hub     kojibatch.Hub
-	results *commands.Results
-	waits   *natsx.ProtoKV[*ebsv1.WaitRecord]
-	m       *metrics
+	// pollRound lets one replica poll Koji per interval.
+	pollRound *natsx.Round
+	cfg       Config
+	log       *slog.Logger
+	js        jetstream.JetStream
+	hub       kojibatch.Hub
+	results   *commands.Results
+	waits     *natsx.ProtoKV[*ebsv1.WaitRecord]
+	m         *metrics
 
 	mu   sync.Mutex
 	open map[string]*openWait // by command id (= key)
@@ -184,7 +193,7 @@ func (w *Watcher) run(ctx context.Context, ready func()) error {
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamEBS, natsx.ConsumerRepoWatcherCmd,
 			func() *ebsv1.WatchCommand { return new(ebsv1.WatchCommand) }, w.handleCommand,
-			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: 2})
+			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: 2, OnDeadLetter: w.failDeadLettered})
 	})
 	wg.Go(func() {
 		errc <- natsx.Consume(ctx, w.js, natsx.StreamFedmsg, natsx.ConsumerRepoWatcherFed,
@@ -333,6 +342,28 @@ func (w *Watcher) cancel(ctx context.Context, cmd *ebsv1.WatchCommand, c *ebsv1.
 	return w.publish(ctx, cmd.GetCommandId(), stored.GetWatch())
 }
 
+// failDeadLettered records a CommandFailed result for a watch command about
+// to be dead-lettered, so the batcher waiting on it treats the wait as not
+// satisfied instead of waiting forever.
+func (w *Watcher) failDeadLettered(ctx context.Context, m proto.Message, reason string) error {
+	cmd, _ := m.(*ebsv1.WatchCommand)
+	if cmd == nil || !commands.ValidID(cmd.GetCommandId()) {
+		return nil
+	}
+	if _, ok, err := w.results.Get(ctx, cmd.GetCommandId()); err != nil || ok {
+		return err
+	}
+	verb, _ := natsx.OneofCase(cmd)
+	w.log.Error("watch command dead-lettered; recording it as failed", "command_id", cmd.GetCommandId(), "batch_id", cmd.GetBatchId(), "reason", reason)
+	ev := &ebsv1.WatchEvent{CommandId: cmd.GetCommandId(), BatchId: cmd.GetBatchId(), At: timestamppb.Now(),
+		Event: &ebsv1.WatchEvent_CommandFailed{CommandFailed: &ebsv1.CommandFailed{Verb: verb, Error: commands.DeadLettered(reason).Error()}}}
+	stored, _, err := w.results.Record(ctx, cmd.GetCommandId(), &ebsv1.CommandResult{Result: &ebsv1.CommandResult_Watch{Watch: ev}})
+	if err != nil {
+		return err
+	}
+	return w.publish(ctx, cmd.GetCommandId(), stored.GetWatch())
+}
+
 // resolve records a wait's outcome (first writer wins), publishes it and
 // drops the wait record.
 func (w *Watcher) resolve(ctx context.Context, ow *openWait, ev *ebsv1.WatchEvent) error {
@@ -380,9 +411,14 @@ func (w *Watcher) pollLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if time.Since(lastPoll) >= w.cfg.PollInterval {
+			// Every replica holds every open wait; one of them polls each
+			// round (the start-up poll always runs).
+			first := lastPoll.IsZero()
 			lastPoll = time.Now()
-			if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
-				w.log.Warn("poll failed; next poll retries", "error", err)
+			if first || w.pollRound.Mine(ctx, w.cfg.PollInterval) {
+				if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
+					w.log.Warn("poll failed; next poll retries", "error", err)
+				}
 			}
 		}
 		if err := w.checkDeadlines(ctx); err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,5 +235,22 @@ func TestWaitRepo(t *testing.T) {
 	sat := e.await("w.repo").GetWaitSatisfied()
 	if sat == nil || sat.GetRepoId() == 0 {
 		t.Fatalf("repo wait %v", sat)
+	}
+}
+
+// A command repo-watcher cannot carry out is dead-lettered and recorded as
+// failed, so the batcher awaiting it goes on instead of waiting forever.
+func TestInvalidCommandIsRecordedAsFailed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 0, time.Hour)
+	e.send(waitTagged("w.bad", "", time.Minute, "x-1-1.eln150"))
+	ev := e.await("w.bad")
+	f := ev.GetCommandFailed()
+	if f == nil || f.GetVerb() != "wait-tagged" || !strings.Contains(f.GetError(), "without tag") {
+		t.Fatalf("result %v", ev)
+	}
+	dls := natstest.Decode[ebsv1.DeadLetter](t, natstest.WaitStored(t, e.conn.JS, natsx.StreamEBS, natsx.SubjectDeadLetter, 1, 20*time.Second))
+	if len(dls) != 1 || dls[0].GetService() != repowatcher.Name {
+		t.Fatalf("dead letters %v", dls)
 	}
 }

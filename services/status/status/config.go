@@ -74,7 +74,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.StringVar(fs, &c.HTTPAddr, "http-addr", "EBS_HTTP_ADDR", DefaultHTTPAddr, "HTTP address (gateway, status page, compatible endpoints)")
 	lifecycle.StringVar(fs, &c.GRPCAddr, "grpc-addr", "EBS_GRPC_ADDR", DefaultGRPCAddr, "gRPC address of the StatusService")
 	lifecycle.StringVar(fs, &c.KojiWebURL, "koji-web-url", "EBS_KOJI_WEB_URL", DefaultKojiWebURL, "Koji web UI base for task links")
-	lifecycle.StringVar(fs, &c.KojiHubURL, "koji-hub-url", "EBS_KOJI_HUB_URL", "", "Koji hub XML-RPC URL for status.json")
+	// EBS_KOJI_URL is the name every service uses; EBS_KOJI_HUB_URL and
+	// -koji-hub-url are the status service's older spellings.
+	lifecycle.StringVar(fs, &c.KojiHubURL, "koji-url", "EBS_KOJI_URL", os.Getenv("EBS_KOJI_HUB_URL"), "Koji hub XML-RPC URL for status.json (read only)")
+	fs.StringVar(&c.KojiHubURL, "koji-hub-url", c.KojiHubURL, "deprecated: use -koji-url")
 	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "", "OIDC issuer (discovery and ID-token verification)")
 	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
 	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false, "empty the history tables and replay the EBS stream from its start")

@@ -45,8 +45,8 @@
 //
 // Flags, each with its environment variable: -database-url
 // (EBS_DATABASE_URL), -http-addr (EBS_HTTP_ADDR), -grpc-addr
-// (EBS_GRPC_ADDR), -koji-web-url (EBS_KOJI_WEB_URL), -koji-hub-url
-// (EBS_KOJI_HUB_URL), -oidc-issuer (EBS_OIDC_ISSUER), -replay-history
+// (EBS_GRPC_ADDR), -koji-web-url (EBS_KOJI_WEB_URL), -koji-url
+// (EBS_KOJI_URL; formerly -koji-hub-url / EBS_KOJI_HUB_URL), -oidc-issuer (EBS_OIDC_ISSUER), -replay-history
 // (EBS_REPLAY_HISTORY), -oidc-client-secret-file
 // (EBS_OIDC_CLIENT_SECRET_FILE) and -smtp-password-file
 // (EBS_SMTP_PASSWORD_FILE).

@@ -33,9 +33,10 @@ import (
 
 // Mutating is every StatusService method that needs an admin.
 var Mutating = map[string]bool{
-	ebsv1.StatusService_TriggerRebuild_FullMethodName: true,
-	ebsv1.StatusService_Pause_FullMethodName:          true,
-	ebsv1.StatusService_Resume_FullMethodName:         true,
+	ebsv1.StatusService_TriggerRebuild_FullMethodName:      true,
+	ebsv1.StatusService_Pause_FullMethodName:               true,
+	ebsv1.StatusService_Resume_FullMethodName:              true,
+	ebsv1.StatusService_RemoveDenylistEntry_FullMethodName: true,
 }
 
 // Server is a started status service.
@@ -354,7 +355,7 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 		}
 	}
 	if koji == nil {
-		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-hub-url)")
+		s.log.Warn("no Koji hub configured: /status.json stays 503 (set --koji-url / EBS_KOJI_URL)")
 		return
 	}
 	comps := s.cfg.Components

@@ -326,6 +326,34 @@ func (s *service) ListDenylist(ctx context.Context, _ *ebsv1.ListDenylistRequest
 	return &ebsv1.ListDenylistResponse{Entries: e}, nil
 }
 
+// RemoveDenylistEntry deletes an SCM URL from KV ebs_failed (revision-checked,
+// so a concurrent re-denylisting is not lost) and records who did it.
+func (s *service) RemoveDenylistEntry(ctx context.Context, req *ebsv1.RemoveDenylistEntryRequest) (*ebsv1.RemoveDenylistEntryResponse, error) {
+	url := strings.TrimSpace(req.GetScmUrl())
+	if url == "" {
+		return nil, grpcError(invalid("scm_url is required"))
+	}
+	key := natsx.EscapeKey(url)
+	entry, rev, err := s.denylist.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, grpcError(notFound("%s is not denylisted", url))
+	}
+	if err != nil {
+		return nil, grpcError(fmt.Errorf("%w: read denylist: %v", ErrUnavailable, err))
+	}
+	if err := s.denylist.KV.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+		return nil, grpcError(fmt.Errorf("%w: remove %s from the denylist: %v", ErrUnavailable, url, err))
+	}
+	by := caller(ctx)
+	ev := &ebsv1.DenylistRemoved{Entry: entry, RemovedBy: by, At: timestamppb.New(s.now())}
+	if _, err := natsx.Publish(ctx, s.js, natsx.SubjectDenylistRemoved, fmt.Sprintf("denylist-removed-%s-%d", key, rev), ev); err != nil {
+		// The removal took effect; only its record is missing from the history.
+		s.log.Error("denylist entry removed but the event was not published", "scm_url", url, "error", err)
+	}
+	s.log.Info("denylist entry removed", "scm_url", url, "component", entry.GetComponent(), "user", by)
+	return &ebsv1.RemoveDenylistEntryResponse{Entry: entry, RemovedBy: by}, nil
+}
+
 func (s *service) ListDeadLetters(ctx context.Context, req *ebsv1.ListDeadLettersRequest) (*ebsv1.ListDeadLettersResponse, error) {
 	if req.GetPageSize() < 0 {
 		return nil, grpcError(invalid("page_size must not be negative"))

@@ -22,3 +22,13 @@ app.kubernetes.io/name: {{ .name }}
 {{- define "ebs.secretDir" -}}
 {{- if eq . "fedoraMessaging" -}}fedora-messaging{{- else -}}{{ . }}{{- end -}}
 {{- end -}}
+
+{{/* Which services mount each secrets.<key>: a secret reaches only the pod that uses it. */}}
+{{- define "ebs.secretUsers" -}}
+database: [status]
+smtp: [status]
+oidc: [status]
+koji: [koji-worker]
+bodhi: [bodhi-publisher]
+fedoraMessaging: [bridge]
+{{- end -}}

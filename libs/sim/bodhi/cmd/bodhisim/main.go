@@ -1,6 +1,7 @@
 // Command bodhisim runs the Bodhi simulator on its own (demo, manual tests).
 //
 //	bodhisim -listen 127.0.0.1:8090 -oidc-builtin -token-file /tmp/ebs-bodhi.token
+//	bodhisim healthcheck [-url http://127.0.0.1:8090/releases/]   (exit 0 when it answers)
 //
 // With -oidc-builtin it also runs a test OIDC provider trusting the service
 // account "eln-buildsync" (group packager) and prints its issuer and client
@@ -39,6 +40,9 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(os.Args[2:]))
+	}
 	var c config
 	fs := flag.NewFlagSet("bodhisim", flag.ExitOnError)
 	lifecycle.StringVar(fs, &c.listen, "listen", "BODHISIM_LISTEN", "127.0.0.1:8090", "address to serve Bodhi's API on")
@@ -131,4 +135,26 @@ func (r remoteUser) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(kojihub.RemoteUserHeader, r.user)
 	return r.base.RoundTrip(req)
+}
+
+// healthcheck GETs a running simulator's /releases/ (container health
+// checks: the image has no shell or curl) and exits 0 when it answers 200.
+func healthcheck(args []string) int {
+	fs := flag.NewFlagSet("bodhisim healthcheck", flag.ContinueOnError)
+	url := fs.String("url", "http://127.0.0.1:8090/releases/", "URL to probe")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	hc := http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Get(*url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bodhisim healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "bodhisim healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
 }

@@ -68,6 +68,17 @@ func TestRunWithBuiltinOIDC(t *testing.T) {
 	if err != nil || tag != "f45" {
 		t.Fatalf("rawhide: %q %v", tag, err)
 	}
+	// The container health check: 0 while it answers, 1 where nothing
+	// listens, 2 on bad flags.
+	if code := healthcheck([]string{"-url", "http://" + addr + "/releases/"}); code != 0 {
+		t.Errorf("healthcheck of the running simulator: exit %d", code)
+	}
+	if code := healthcheck([]string{"-url", "http://" + freeAddr(t) + "/releases/"}); code != 1 {
+		t.Errorf("healthcheck of nothing: exit %d, want 1", code)
+	}
+	if code := healthcheck([]string{"-no-such-flag"}); code != 2 {
+		t.Errorf("healthcheck with a bad flag: exit %d, want 2", code)
+	}
 	// An update from a side tag of the Koji simulator reaches stable.
 	st, err := bot.CreateSideTag(ctx, "eln-build")
 	if err != nil {

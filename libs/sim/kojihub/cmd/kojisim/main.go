@@ -11,7 +11,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
 
@@ -19,6 +21,7 @@ const usage = `kojisim: a simulated Koji hub (XML-RPC over HTTP/HTTPS) for ebs.
 
 Usage:
   kojisim [flags]
+  kojisim healthcheck [-url URL] [-ca FILE]   exit 0 when a running hub answers
 
 It serves POST <url>/kojihub (and /kojihub/ssllogin) with Koji's methods,
 signatures, faults and states, and publishes buildsys.* messages the way
@@ -32,6 +35,10 @@ The world
   realistic names, a COMPLETE Rawhide build each (SCM source, owner, task,
   creation time) tagged into f45; world.eln_fraction of them also have an
   older ELN build in eln, about 1% only an ELN build.
+
+Introspection (read only, for tests and the demo)
+  GET /sim/counters                  calls per method, faults, messages
+  GET /sim/calls?method=M&user=U     the call log (multicall elements too)
 
 Logging in
   Plain HTTP: /ssllogin logs in the user named by the X-Koji-Sim-Remote-User
@@ -72,8 +79,11 @@ Flags:
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(os.Args[2:]))
+	}
 	var cfg kojihub.ServeConfig
-	var users, level string
+	var users, level, hosts string
 	fs := flag.NewFlagSet("kojisim", flag.ExitOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -84,6 +94,7 @@ func main() {
 	fs.IntVar(&cfg.Packages, "packages", 0, "generate this many packages (overrides world.packages)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for the world and scenario (overrides the file's seed)")
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS and require client certificates for login")
+	fs.StringVar(&hosts, "tls-hosts", "", "with -tls: extra comma-separated host names for the server certificate (e.g. kojisim)")
 	fs.StringVar(&cfg.PKIDir, "pki-dir", "", "with -tls: write ca.pem and <user>.pem client certificates here")
 	fs.StringVar(&users, "client-users", "eln-buildsync", "with -tls: comma-separated users to issue client certificates for")
 	fs.StringVar(&cfg.AMQPURL, "amqp", "", "publish buildsys.* messages to this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/)")
@@ -95,6 +106,9 @@ func main() {
 	_ = fs.Parse(os.Args[1:])
 	if users != "" {
 		cfg.ClientUsers = strings.Split(users, ",")
+	}
+	if hosts != "" {
+		cfg.TLSHosts = strings.Split(hosts, ",")
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -108,4 +122,35 @@ func main() {
 		log.Error("kojisim failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// healthcheck calls getAPIVersion on a running simulator (container health
+// checks: the image has no shell or curl) and exits 0 when it answers.
+func healthcheck(args []string) int {
+	fs := flag.NewFlagSet("kojisim healthcheck", flag.ContinueOnError)
+	url := fs.String("url", "http://127.0.0.1:8081/kojihub", "hub URL")
+	ca := fs.String("ca", "", "CA of the hub's certificate (https)")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	o := koji.Options{URL: *url, RetryBudget: time.Nanosecond}
+	if *ca != "" {
+		tc, err := koji.TLSConfig("", "", *ca)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kojisim healthcheck:", err)
+			return 1
+		}
+		o.HTTPClient = koji.HTTPClientFor(tc)
+	}
+	c, err := koji.New(o)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err = c.GetAPIVersion(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kojisim healthcheck:", err)
+		return 1
+	}
+	return 0
 }

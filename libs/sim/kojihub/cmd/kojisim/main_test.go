@@ -3,14 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
 
 func TestMain(m *testing.M) {
@@ -83,5 +86,36 @@ func TestServesScenarioFile(t *testing.T) {
 	b, err := c.GetBuild(ctx, "bash", false)
 	if err != nil || b != nil {
 		t.Fatalf("getBuild(bash) = %+v, %v", b, err)
+	}
+}
+
+// The container health check: 0 while a hub answers (plain HTTP or HTTPS
+// with its CA), 1 where nothing answers, 2 on bad flags.
+func TestHealthcheck(t *testing.T) {
+	plain := kojihub.Start(t, kojihub.Options{})
+	secure := kojihub.Start(t, kojihub.Options{TLS: true})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, secure.Options().PKI.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := "http://" + l.Addr().String() + "/kojihub"
+	l.Close()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-url", plain.URL()}, 0},
+		{[]string{"-url", secure.URL(), "-ca", ca}, 0},
+		{[]string{"-url", secure.URL()}, 1}, // unknown CA
+		{[]string{"-url", nothing}, 1},
+		{[]string{"-bogus"}, 2},
+	} {
+		if got := healthcheck(tc.args); got != tc.want {
+			t.Errorf("healthcheck %v = %d, want %d", tc.args, got, tc.want)
+		}
 	}
 }

@@ -1,0 +1,11 @@
+// Package demo is `ebs demo`: the whole pipeline in one process on embedded
+// defaults. It starts an embedded nats-server with JetStream, finds a
+// PostgreSQL (libs/store/pglocal), starts the Koji and Bodhi simulators and
+// the Content Resolver fixture on the demo world (services/ebs/world), wires
+// the seven services in-process (services/ebs/allinone) with the
+// production configuration and short lulls and polls, then tags the world's
+// new Rawhide builds into f45 — through RabbitMQ and the bridge when a broker
+// answers on 127.0.0.1:5672, else straight into FEDMSG — and shows the batch
+// going through: progress as it goes, a summary and the checks of what the
+// configuration demands at the end, and the status page until Ctrl-C.
+package demo
