@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -154,57 +155,108 @@ func (g *statusGenerator) Generate(ctx context.Context) ([]byte, error) {
 			}
 		}
 	}
-	// Components the user has not built: each package's builds, oldest
-	// first, where the last with a start_ts wins.
-	var missing []string
-	for _, c := range comps {
-		if _, ok := g.userBuild(builds, c); !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	byPackage, err := g.packageBuilds(ctx, missing)
+	// Each entry is encoded as soon as it is made: the document for tens of
+	// thousands of components is held once, as JSON, not also as maps.
+	// (json.Marshal of RawMessage values writes them as they are, keys
+	// sorted: the same bytes as marshalling the maps.)
+	out := map[string]json.RawMessage{}
+	updated, err := json.Marshal(pythonTime(g.now()))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"__updated": pythonTime(g.now())}
+	out["__updated"] = updated
+	var missing []Component
 	for _, c := range comps {
-		name := c.Name
 		b, ok := g.userBuild(builds, c)
 		if !ok {
-			for _, x := range byPackage[name] {
-				if hasStartTS(x) {
-					b, ok = x, true
-				}
-			}
-		}
-		if !ok {
-			out[name] = nil
+			missing = append(missing, c)
 			continue
 		}
-		entry := KojiBuild{}
-		for k, v := range b {
-			entry[k] = v
+		if out[c.Name], err = g.entry(ctx, c, b, taggedNVR); err != nil {
+			return nil, err
 		}
-		view := c.View
-		if view == "" {
-			view = "UNKNOWN"
+	}
+	// Components the user has not built: each package's builds, oldest
+	// first, where the last with a start_ts wins; asked packageChunk at a
+	// time, each chunk encoded before the next is read.
+	for start := 0; start < len(missing); start += packageChunk {
+		chunk := missing[start:min(start+packageChunk, len(missing))]
+		names := make([]string, len(chunk))
+		for i, c := range chunk {
+			names[i] = c.Name
 		}
-		entry["view"] = view
-		entry["build_url"] = fmt.Sprintf("%s/taskinfo?taskID=%d", g.kojiWebURL, num(b["task_id"]))
-		tn, isTagged := taggedNVR[str(b["name"])]
-		if isTagged {
-			entry["tagged"] = tn
-		} else {
-			entry["tagged"] = "UNKNOWN"
-		}
-		st, detail, err := g.classify(ctx, b, tn, isTagged)
+		byPackage, err := g.packageBuilds(ctx, names)
 		if err != nil {
 			return nil, err
 		}
-		entry["status"], entry["status_detail"] = st, detail
-		out[name] = entry
+		for _, c := range chunk {
+			bs := byPackage[c.Name]
+			if len(bs) == 0 {
+				out[c.Name] = json.RawMessage("null")
+				continue
+			}
+			if out[c.Name], err = g.entry(ctx, c, bs[0], taggedNVR); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return json.Marshal(out)
+	return document(out), nil
+}
+
+// document writes entries as json.Marshal writes a map (keys sorted), into
+// a buffer of the exact size, letting go of each entry once written.
+func document(entries map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(entries))
+	size := 2
+	for k, v := range entries {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 8 // quotes, colon, comma, a few escapes
+	}
+	sort.Strings(keys)
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k) // a string always encodes
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(entries[k])
+		delete(entries, k)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
+
+// entry is component c's status.json entry for build b, encoded.
+func (g *statusGenerator) entry(ctx context.Context, c Component, b KojiBuild, taggedNVR map[string]string) (json.RawMessage, error) {
+	entry := KojiBuild{}
+	for k, v := range b {
+		entry[k] = v
+	}
+	view := c.View
+	if view == "" {
+		view = "UNKNOWN"
+	}
+	entry["view"] = view
+	entry["build_url"] = fmt.Sprintf("%s/taskinfo?taskID=%d", g.kojiWebURL, num(b["task_id"]))
+	tn, isTagged := taggedNVR[str(b["name"])]
+	if isTagged {
+		entry["tagged"] = tn
+	} else {
+		entry["tagged"] = "UNKNOWN"
+	}
+	st, detail, err := g.classify(ctx, b, tn, isTagged)
+	if err != nil {
+		return nil, err
+	}
+	entry["status"], entry["status_detail"] = st, detail
+	raw, err := json.Marshal(entry)
+	if err != nil {
+		return nil, fmt.Errorf("status.json entry %s: %w", c.Name, err)
+	}
+	return raw, nil
 }
 
 // userBuild is the newest build of c (by ELN name, else Fedora name) among
@@ -218,16 +270,22 @@ func (g *statusGenerator) userBuild(builds map[string]KojiBuild, c Component) (K
 }
 
 // packageBuilds runs listBuilds(packageID=name, queryOpts={"order":
-// "start_ts"}) for each name: in multicalls when the reader can.
+// "start_ts"}) for each name: in multicalls when the reader can, 500
+// names at a time. Only the last build with a start_ts is kept (the one
+// Generate uses): a package's whole build history, for every component,
+// would be hundreds of MiB in production.
 func (g *statusGenerator) packageBuilds(ctx context.Context, names []string) (map[string][]KojiBuild, error) {
 	out := make(map[string][]KojiBuild, len(names))
 	if br, ok := g.koji.(KojiBatchReader); ok && len(names) > 0 {
-		lists, err := br.ListBuildsByPackages(ctx, names)
-		if err != nil {
-			return nil, fmt.Errorf("koji listBuilds(packageID=...) for %d packages: %w", len(names), err)
-		}
-		for i, n := range names {
-			out[n] = lists[i]
+		for start := 0; start < len(names); start += packageChunk {
+			chunk := names[start:min(start+packageChunk, len(names))]
+			lists, err := br.ListBuildsByPackages(ctx, chunk)
+			if err != nil {
+				return nil, fmt.Errorf("koji listBuilds(packageID=...) for %d packages: %w", len(names), err)
+			}
+			for i, n := range chunk {
+				out[n] = lastStarted(lists[i])
+			}
 		}
 		return out, nil
 	}
@@ -236,9 +294,23 @@ func (g *statusGenerator) packageBuilds(ctx context.Context, names []string) (ma
 		if err != nil {
 			return nil, fmt.Errorf("koji listBuilds(packageID=%s): %w", n, err)
 		}
-		out[n] = all
+		out[n] = lastStarted(all)
 	}
 	return out, nil
+}
+
+// packageChunk is how many packages one ListBuildsByPackages asks about
+// (one multicall).
+const packageChunk = 500
+
+// lastStarted is the last build that has a start_ts, alone, or none.
+func lastStarted(bs []KojiBuild) []KojiBuild {
+	for i := len(bs) - 1; i >= 0; i-- {
+		if hasStartTS(bs[i]) {
+			return []KojiBuild{bs[i]} // not a slice of bs: the rest is let go
+		}
+	}
+	return nil
 }
 
 var fedoraDist = regexp.MustCompile(`\.fc\d+$`)

@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,6 +88,17 @@ func TestStatusJSONRules(t *testing.T) {
 	raw, err := status.StatusJSON(context.Background(), k, comps, "eln", "releng", "https://koji.example/koji", at)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The document is json.Marshal's form of the whole map (sorted keys,
+	// compact, HTML-escaped), however it is assembled.
+	var canon map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&canon); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := json.Marshal(canon); !bytes.Equal(again, raw) {
+		t.Errorf("status.json is not in json.Marshal's form:\n%s\n%s", raw, again)
 	}
 	var doc map[string]map[string]any
 	var top map[string]any
