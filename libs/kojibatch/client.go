@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/fedora-eln/ebs/libs/koji"
-	"github.com/fedora-eln/ebs/libs/rpmver"
 )
 
 // New adapts a libs/koji client (logged in for the write methods) to Hub.
@@ -149,38 +147,31 @@ func (h *client) ListTagged(ctx context.Context, tag string) ([]string, error) {
 }
 
 func (h *client) TaggedAmong(ctx context.Context, tag string, nvrs []string) ([]string, error) {
-	want := map[string]bool{}
-	var pkgs []string
-	for _, n := range nvrs {
-		name, _, _, err := rpmver.ParseNVR(n)
-		if err != nil {
-			continue // not an NVR: never tagged
-		}
-		want[n] = true
-		pkgs = append(pkgs, name)
-	}
-	slices.Sort(pkgs)
-	pkgs = slices.Compact(pkgs)
 	var out []string
 	// One multicall chunk at a time: only its answers are decoded at once.
-	for start := 0; start < len(pkgs); start += koji.DefaultChunkSize {
-		chunk := pkgs[start:min(start+koji.DefaultChunkSize, len(pkgs))]
+	for start := 0; start < len(nvrs); start += koji.DefaultChunkSize {
+		chunk := nvrs[start:min(start+koji.DefaultChunkSize, len(nvrs))]
 		calls := make([]koji.Call, len(chunk))
-		for i, p := range chunk {
-			calls[i] = koji.NewCall("listTagged", tag, koji.KW("package", p))
+		for i, n := range chunk {
+			calls[i] = koji.NewCall("listTags", koji.KW("build", n))
 		}
 		res, err := h.c.Multicall(ctx, calls, koji.DefaultChunkSize)
 		if err != nil {
 			return nil, conv(err)
 		}
-		for _, r := range res {
-			var bs []koji.Build
-			if err := r.Decode(&bs); err != nil {
+		for i, r := range res {
+			var tags []koji.Tag
+			if err := r.Decode(&tags); err != nil {
+				var f *koji.Fault
+				if errors.As(err, &f) {
+					continue // no such build (yet): not tagged
+				}
 				return nil, conv(err)
 			}
-			for _, b := range bs {
-				if want[b.NVR] {
-					out = append(out, b.NVR)
+			for _, t := range tags {
+				if t.Name == tag {
+					out = append(out, chunk[i])
+					break
 				}
 			}
 		}

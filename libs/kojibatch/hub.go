@@ -150,10 +150,10 @@ type Hub interface {
 	TagBuilds(ctx context.Context, tag string, nvrs []string) ([]Result[int64], error)
 	// ListTagged is the NVRs tagged directly in tag (listTagged inherit=False).
 	ListTagged(ctx context.Context, tag string) ([]string, error)
-	// TaggedAmong is the NVRs of nvrs tagged directly in tag: listTagged
-	// (tag, package=name) per package, in multicalls, so the answer is as
-	// large as the question, not as the tag (a stable tag holds tens of
-	// thousands of builds).
+	// TaggedAmong is the NVRs of nvrs tagged directly in tag: listTags
+	// (build=nvr) for each, in multicalls, so the answer is as large as the
+	// question, not as the tag (a stable tag holds tens of thousands of
+	// builds). An NVR Koji does not know is not tagged.
 	TaggedAmong(ctx context.Context, tag string, nvrs []string) ([]string, error)
 	GetRepo(ctx context.Context, tag string) (*Repo, error)
 

@@ -141,6 +141,51 @@ type Watcher struct {
 
 	mu   sync.Mutex
 	open map[string]*openWait // by command id (= key)
+	// recent holds the tag messages of the last minutes (see recentTags).
+	recent recentTags
+}
+
+// recentTags remembers the buildsys.tag messages of the last
+// recentTagsFor, so that a wait stored after its builds' messages were
+// consumed (the batcher asks to wait once its tagging commands returned;
+// the tagging itself is often done by then) starts with those builds
+// seen, instead of asking Koji about every one of them. Guarded by
+// Watcher.mu, like the open waits, so a message is either matched against
+// a wait or remembered for it.
+type recentTags struct {
+	at    map[string]time.Time // "<tag> <nvr>" -> when the message was handled
+	order []string             // keys, oldest first
+}
+
+const (
+	recentTagsFor = 2 * time.Minute
+	recentTagsMax = 50000
+)
+
+func (r *recentTags) add(tag, nvr string, now time.Time) {
+	if r.at == nil {
+		r.at = map[string]time.Time{}
+	}
+	k := tag + " " + nvr
+	if _, ok := r.at[k]; !ok {
+		r.order = append(r.order, k)
+	}
+	r.at[k] = now
+	for len(r.order) > 0 {
+		old, ok := r.at[r.order[0]]
+		if ok && len(r.at) <= recentTagsMax && now.Sub(old) < recentTagsFor {
+			break
+		}
+		if ok {
+			delete(r.at, r.order[0])
+		}
+		r.order = r.order[1:]
+	}
+}
+
+func (r *recentTags) has(tag, nvr string, now time.Time) bool {
+	at, ok := r.at[tag+" "+nvr]
+	return ok && now.Sub(at) < recentTagsFor
 }
 
 type openWait struct {
@@ -246,6 +291,14 @@ func (w *Watcher) apply(e natsx.Entry[*ebsv1.WaitRecord]) {
 	for _, n := range e.Value.GetSeen() {
 		ow.markSeen(n)
 	}
+	if wt := e.Value.GetCommand().GetWaitTagged(); wt != nil {
+		now := time.Now()
+		for n := range ow.want {
+			if w.recent.has(wt.GetTag(), n, now) {
+				ow.markSeen(n)
+			}
+		}
+	}
 	w.open[e.Key] = ow
 }
 
@@ -318,7 +371,16 @@ func (w *Watcher) handleCommand(ctx context.Context, d *natsx.Delivery[*ebsv1.Wa
 	if !ok {
 		return nil
 	}
-	// Often already true (a retry, or fast tagging): check once now.
+	// Builds whose messages came before the wait are seen already.
+	if ow.cmd().GetWaitTagged() != nil {
+		if err := w.maybeSatisfied(ctx, ow, ebsv1.Observation_OBSERVATION_MESSAGE); err != nil {
+			return err
+		}
+		if _, open := w.get(id); !open {
+			return nil
+		}
+	}
+	// Often already true (a retry, or fast tagging): check the rest once now.
 	if err := w.check(ctx, []*openWait{ow}); err != nil {
 		w.log.Warn("first check of a wait failed; polling retries", "command_id", id, "error", err)
 	}
@@ -585,6 +647,9 @@ func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fed
 			return natsx.Reject(err)
 		}
 		nvr := b.NVR()
+		w.mu.Lock()
+		w.recent.add(b.Tag, nvr, time.Now())
+		w.mu.Unlock()
 		for _, ow := range w.snapshot() {
 			wt := ow.cmd().GetWaitTagged()
 			if wt == nil || wt.GetTag() != b.Tag {

@@ -168,6 +168,48 @@ func TestWaitTagged(t *testing.T) {
 	}
 }
 
+// A wait stored after its builds' tag messages were consumed (the batcher
+// waits once its tagging commands returned) starts with them seen: it is
+// satisfied by those messages, without asking Koji.
+func TestWaitAfterItsMessages(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 0, time.Hour)
+	nvrs := []string{"a-1-1.eln150", "b-1-1.eln150", "c-1-1.eln150"}
+	for _, n := range nvrs {
+		e.build(n)
+		if err := e.hub.Tag("eln", n, "bodhi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if err := e.hub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := e.conn.JS.Consumer(ctx, natsx.StreamFedmsg, natsx.ConsumerRepoWatcherFed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(ctx)
+		if err == nil && info.Delivered.Stream >= 3 && info.NumPending == 0 && info.NumAckPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tag messages were not consumed: %+v (%v)", info, err)
+		}
+	}
+	e.send(waitTagged("w.after", "eln", time.Minute, nvrs...))
+	sat := e.await("w.after").GetWaitSatisfied()
+	if sat == nil || sat.GetObservedBy() != ebsv1.Observation_OBSERVATION_MESSAGE || len(sat.GetNvrs()) != 3 {
+		t.Fatalf("event %v: want satisfied by the messages", sat)
+	}
+	for _, m := range []string{"listTags", "listTagged", "multiCall"} {
+		if n := len(e.hub.CallsTo(m)); n > 0 {
+			t.Fatalf("%d %s calls: Koji was asked", n, m)
+		}
+	}
+}
+
 func TestWaitTimesOut(t *testing.T) {
 	t.Parallel()
 	e := setup(t, 0, 200*time.Millisecond)
