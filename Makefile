@@ -15,7 +15,7 @@ HELM_VERSION           ?= v3.22.0
 TESTFLAGS ?= -count=1 -race -timeout 20m
 PKGS ?= work
 
-.PHONY: help build test e2e demo lint fmt vet proto tools breaking clean
+.PHONY: help build test e2e demo bench lint fmt vet proto tools breaking clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ demo: ## build and run `ebs demo` (flags in ARGS, e.g. make demo ARGS=--exit-whe
 	@mkdir -p bin
 	$(GO) build -o bin/ebs ./services/ebs
 	./bin/ebs demo $(ARGS)
+
+bench: ## measure ebs against raw JetStream, RabbitMQ and the original's Koji pattern (bench/results.json, tables on stdout; ARGS for ebsbench flags)
+	$(GO) run ./libs/benchkit/cmd/ebsbench -out bench/results.json $(ARGS)
 
 lint: tools ## gofmt check, go vet, buf lint, helm chart + compose.yaml validation
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.')); \

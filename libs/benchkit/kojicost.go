@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
@@ -70,6 +71,37 @@ func (p PhaseCost) Without(phases ...string) Cost {
 type BatchTags struct {
 	UpdateSideTags []string
 	StableTag      string
+	// Timeline is the batch's phase announcements (ebs.batch.phase), in
+	// order: calls that name no tag (listTags(build=...), the waits'
+	// checks) go to the phase they were made in.
+	Timeline []PhaseMark
+}
+
+// PhaseMark is a batch phase (BatchPhase without its prefix: SEEDING,
+// PUBLISHING, WAITING_STABLE...) starting at At.
+type PhaseMark struct {
+	At    time.Time
+	Phase string
+}
+
+// phaseAt maps the batch phase at t to a cost phase.
+func (t BatchTags) phaseAt(at time.Time) string {
+	cur := ""
+	for _, m := range t.Timeline {
+		if m.At.After(at) {
+			break
+		}
+		cur = m.Phase
+	}
+	switch cur {
+	case "SEEDING":
+		return PhaseSeed
+	case "PUBLISHING":
+		return PhaseUpdate
+	case "WAITING_STABLE":
+		return PhaseStable
+	}
+	return PhaseOther
 }
 
 // Classification is a batch's Koji traffic split by who made it.
@@ -129,6 +161,14 @@ func Classify(log []kojihub.CallRecord, tags BatchTags) Classification {
 			return PhaseSeed
 		case "getTaskInfo", "getTaskResult":
 			return PhasePolls
+		case "listTags":
+			// A Rawhide build is a seed; ELN builds are awaited in update
+			// side tags, then in the stable tag. (The log has when a call
+			// ended, which may be just after the next phase began.)
+			if nvr := kwarg(r.Params, "build"); strings.Contains(nvr, ".fc") {
+				return PhaseSeed
+			}
+			return tags.phaseAt(r.Time)
 		case "listBuilds":
 			return PhaseNVR
 		case "promoteBuild":
@@ -181,6 +221,18 @@ func Classify(log []kojihub.CallRecord, tags BatchTags) Classification {
 		out.EBS[reqPhase] = c
 	}
 	return out
+}
+
+// kwarg returns the string keyword argument key of a call's params.
+func kwarg(params []any, key string) string {
+	for _, p := range params {
+		if m, ok := p.(map[string]any); ok {
+			if v, ok := m[key].(string); ok {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // BatchShape is what the original's cost depends on, taken from a batch

@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
 )
@@ -43,18 +44,34 @@ func TestClassify(t *testing.T) {
 	add(multi("bodhi", call("tagBuild", "", "eln", "a-1-1.eln150"))...)
 	add(multi("", call("listTagged", "", "eln"), call("listTagged", "", "eln"))...)
 	add(call("removeSideTag", bot, "eln-build-side-1"))
+	// The waits' checks name builds, not tags: they go by when they ran.
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	at := func(sec float64, rs []kojihub.CallRecord) []kojihub.CallRecord {
+		for i := range rs {
+			rs[i].Time = t0.Add(time.Duration(sec * float64(time.Second)))
+		}
+		return rs
+	}
+	add(at(0.5, multi("", call("listTags", ""), call("listTags", "")))...)
+	// A seed's check that ended just after BUILDING began is still seeding.
+	add(at(2.01, multi("", call("listTags", "", map[string]any{"build": "a-1-1.fc45", "__starstar": true})))...)
+	add(at(1.5, multi("", call("listTags", ""), call("listTags", "")))...)
+	add(at(3.5, multi("", call("listTags", "")))...)
+	add(at(4.5, multi("", call("listTags", "")))...)
+	timeline := []PhaseMark{{t0.Add(time.Second), "SEEDING"}, {t0.Add(2 * time.Second), "BUILDING"},
+		{t0.Add(3 * time.Second), "PUBLISHING"}, {t0.Add(4 * time.Second), "WAITING_STABLE"}}
 
-	got := Classify(log, BatchTags{UpdateSideTags: []string{"eln-build-side-2"}, StableTag: "eln"})
+	got := Classify(log, BatchTags{UpdateSideTags: []string{"eln-build-side-2"}, StableTag: "eln", Timeline: timeline})
 	want := PhaseCost{
-		PhaseOther:   {1, 1},
+		PhaseOther:   {2, 3},
 		PhaseResolve: {2, 4},
-		PhaseSeed:    {3, 4},
+		PhaseSeed:    {5, 7},
 		PhaseSubmit:  {1, 3},
 		PhasePolls:   {1, 3},
 		PhaseNVR:     {1, 1},
 		PhasePromote: {1, 3},
-		PhaseUpdate:  {3, 3},
-		PhaseStable:  {1, 2},
+		PhaseUpdate:  {4, 4},
+		PhaseStable:  {2, 3},
 		PhaseCleanup: {1, 1},
 	}
 	if !reflect.DeepEqual(got.EBS, want) {
@@ -63,7 +80,7 @@ func TestClassify(t *testing.T) {
 	if got.Bodhi != (Cost{3, 3}) {
 		t.Fatalf("Bodhi's own cost %v, want 3 requests, 3 calls", got.Bodhi)
 	}
-	if got.EBS.Total() != (Cost{15, 25}) || got.EBS.Without(PhasePolls) != (Cost{14, 22}) {
+	if got.EBS.Total() != (Cost{20, 32}) || got.EBS.Without(PhasePolls) != (Cost{19, 29}) {
 		t.Fatalf("totals %v, without polls %v", got.EBS.Total(), got.EBS.Without(PhasePolls))
 	}
 	if got.Methods["tagBuild"] != 3 || got.Methods["getBuild"] != 3 || got.Methods["multiCall"] != 0 {

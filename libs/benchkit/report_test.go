@@ -12,7 +12,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func sampleResults() *Results {
-	b := Batch{N: 1000, BatchID: "b-1", Result: "SUCCEEDED", Built: 1000, Slices: 3, Chunks: 2, FeedSeconds: 1, WallSeconds: 4,
+	b := Batch{N: 1000, BatchID: "b-1", Result: "SUCCEEDED", Built: 1000, Slices: 3, Chunks: 2, FeedSeconds: 1, WallSeconds: 4, WallRuns: []float64{4, 4.4},
 		EBS:      PhaseCost{PhaseResolve: {3, 1001}, PhaseSeed: {5, 1890}, PhaseSubmit: {4, 1000}, PhaseCleanup: {1, 1}},
 		Original: PhaseCost{PhaseResolve: {2, 1000}, PhaseNVR: {1000, 1000}, PhaseCleanup: {1, 1}}}
 	b10 := b

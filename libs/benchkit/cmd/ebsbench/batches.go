@@ -162,7 +162,17 @@ func measureBatch(ctx context.Context, s *System, o Options, n, round int) (*ben
 	b := &benchkit.Batch{N: n, BatchID: c.GetBatchId(), Result: strings.TrimPrefix(c.GetResult().String(), "BATCH_RESULT_"),
 		FeedSeconds: feedTime.Seconds(), WallSeconds: c.GetCompletedAt().AsTime().Sub(c.GetStartedAt().AsTime()).Seconds(),
 		Chunks: len(c.GetUpdates()), HubRequests: hubCounters.HTTPRequests}
-	cls := benchkit.Classify(log, benchkit.BatchTags{UpdateSideTags: c.GetUpdateSideTags(), StableTag: s.Config.Koji.StableTag})
+	tags := benchkit.BatchTags{UpdateSideTags: c.GetUpdateSideTags(), StableTag: s.Config.Koji.StableTag}
+	ev.mu.Lock()
+	for _, p := range ev.phases {
+		if p.GetBatchId() == c.GetBatchId() {
+			tags.Timeline = append(tags.Timeline, benchkit.PhaseMark{At: p.GetAt().AsTime(),
+				Phase: strings.TrimPrefix(p.GetPhase().String(), "BATCH_PHASE_")})
+		}
+	}
+	ev.mu.Unlock()
+	sort.Slice(tags.Timeline, func(i, j int) bool { return tags.Timeline[i].At.Before(tags.Timeline[j].At) })
+	cls := benchkit.Classify(log, tags)
 	b.EBS, b.Bodhi, b.Methods = cls.EBS, cls.Bodhi, cls.Methods
 
 	orderings := map[int32]int{}

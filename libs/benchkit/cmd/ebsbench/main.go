@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -55,6 +56,7 @@ type Options struct {
 	WorldPackages  int
 	ListedPackages int
 	RecoveryN      int
+	Repeat         int
 	Lull           time.Duration
 	LockTTL        time.Duration
 	BodhiStep      time.Duration
@@ -75,6 +77,7 @@ func main() {
 	flag.IntVar(&o.WorldPackages, "world", 25000, "packages in the simulated Koji")
 	flag.IntVar(&o.ListedPackages, "listed", 12000, "world packages in the Content Resolver lists")
 	flag.IntVar(&o.RecoveryN, "recovery", 1000, "batch size of the recovery measurement (0 skips it)")
+	flag.IntVar(&o.Repeat, "repeat", 2, "batches of each size; the fastest run's time is reported (the machine may be shared)")
 	flag.DurationVar(&o.Lull, "lull", time.Second, "batcher lull (not part of any figure: a batch starts when the harness unpauses)")
 	flag.DurationVar(&o.LockTTL, "lock-ttl", 15*time.Second, "batch lock TTL (the batcher's default)")
 	flag.DurationVar(&o.BodhiStep, "bodhi-step", 100*time.Millisecond, "Bodhi simulator: pending->testing and testing->stable delays")
@@ -100,6 +103,9 @@ func main() {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The harness hosts the simulators (a 25,000-package Koji world, call
+	// logs): collecting its garbage less often leaves the CPU to ebs.
+	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if o.CPUProfile != "" {
@@ -167,6 +173,7 @@ func run(ctx context.Context, o Options, log *slog.Logger) error {
 		"batcher_lock_ttl":  o.LockTTL.String(),
 		"batcher_lull":      o.Lull.String() + " (batches start when the harness lifts the runtime pause; batch time starts at the batch's creation)",
 		"services_built_as": "go build, no -race",
+		"repeat":            fmt.Sprintf("each batch size runs %d times: the Koji cost is the first run's (it is the same every run), the time the fastest run's; every run's time is listed", max(o.Repeat, 1)),
 	}
 	s, err := Start(ctx, o, log)
 	if err != nil {
@@ -194,10 +201,31 @@ func run(ctx context.Context, o Options, log *slog.Logger) error {
 	round := 0
 	if o.want("batches") {
 		for _, n := range o.Sizes {
-			round++
-			mem.start()
-			b, err := measureBatch(ctx, s, o, n, round)
-			mem.stop("batches")
+			var b *benchkit.Batch
+			var err error
+			for range max(o.Repeat, 1) {
+				round++
+				mem.start()
+				run, rerr := measureBatch(ctx, s, o, n, round)
+				mem.stop("batches")
+				if rerr != nil {
+					err = rerr
+				}
+				if run == nil {
+					break
+				}
+				// The Koji cost is the first run's (the same every run); the
+				// time is the fastest run's.
+				if b == nil {
+					b = run
+				} else if run.WallSeconds < b.WallSeconds {
+					b.WallSeconds, b.Phases = run.WallSeconds, run.Phases
+				}
+				b.WallRuns = append(b.WallRuns, run.WallSeconds)
+				if rerr != nil {
+					break
+				}
+			}
 			if b != nil {
 				res.Batches = append(res.Batches, *b)
 				var slices []int
