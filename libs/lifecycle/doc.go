@@ -2,8 +2,8 @@
 // structured logger, the signal-aware context, graceful shutdown with a
 // deadline, flags that fall back to EBS_* environment variables, and the small
 // admin HTTP server each service exposes (/alive, /startup, /metrics).
-// Main also gives every service a soft memory limit (DefaultMemoryLimit,
-// 40 MiB) unless GOMEMLIMIT is set.
+// Main also gives every service a soft memory limit (MemoryLimit, by
+// default DefaultMemoryLimit, 40 MiB) unless GOMEMLIMIT is set.
 //
 // A service's main is:
 //

@@ -61,15 +61,20 @@ func Main(name string, fs *flag.FlagSet, run func(ctx context.Context, log *slog
 // GOMEMLIMIT=off for none.
 const DefaultMemoryLimit = 40 << 20
 
-// ApplyMemoryLimit sets DefaultMemoryLimit unless getenv("GOMEMLIMIT") is
-// set (the runtime has then applied it already). It returns the limit in
-// force and whether it set it.
+// MemoryLimit is the soft limit Main sets when GOMEMLIMIT is not set:
+// DefaultMemoryLimit for one service; a binary running several services
+// in one process raises it (0 sets none).
+var MemoryLimit int64 = DefaultMemoryLimit
+
+// ApplyMemoryLimit sets MemoryLimit unless getenv("GOMEMLIMIT") is set
+// (the runtime has then applied it already) or MemoryLimit is 0. It
+// returns the limit in force and whether it set it.
 func ApplyMemoryLimit(getenv func(string) string) (int64, bool) {
-	if getenv("GOMEMLIMIT") != "" {
+	if getenv("GOMEMLIMIT") != "" || MemoryLimit <= 0 {
 		return debug.SetMemoryLimit(-1), false
 	}
-	debug.SetMemoryLimit(DefaultMemoryLimit)
-	return DefaultMemoryLimit, true
+	debug.SetMemoryLimit(MemoryLimit)
+	return MemoryLimit, true
 }
 
 // RunMain is Main without flag parsing and os.Exit, for tests: it returns the

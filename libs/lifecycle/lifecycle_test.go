@@ -148,6 +148,11 @@ func TestApplyMemoryLimit(t *testing.T) {
 	if limit, set := lifecycle.ApplyMemoryLimit(getenv); !set || limit != lifecycle.DefaultMemoryLimit || debug.SetMemoryLimit(-1) != lifecycle.DefaultMemoryLimit {
 		t.Fatalf("without GOMEMLIMIT: limit %d, set %v, in force %d", limit, set, debug.SetMemoryLimit(-1))
 	}
+	lifecycle.MemoryLimit = 0 // several services in one process
+	if _, set := lifecycle.ApplyMemoryLimit(getenv); set {
+		t.Fatal("a limit was set with MemoryLimit 0")
+	}
+	lifecycle.MemoryLimit = lifecycle.DefaultMemoryLimit
 	debug.SetMemoryLimit(1 << 30) // what the runtime read from GOMEMLIMIT=1GiB
 	env["GOMEMLIMIT"] = "1GiB"
 	if limit, set := lifecycle.ApplyMemoryLimit(getenv); set || limit != 1<<30 || debug.SetMemoryLimit(-1) != 1<<30 {

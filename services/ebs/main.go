@@ -66,6 +66,8 @@ func runServices() {
 	var common lifecycle.Common
 	fs := flag.NewFlagSet("ebs run", flag.ExitOnError)
 	common.Flags(fs, "127.0.0.1:9100")
+	// Several services share this process: no per-service memory limit.
+	lifecycle.MemoryLimit = 0
 	lifecycle.Main("ebs", fs, func(ctx context.Context, log *slog.Logger) error {
 		admin := lifecycle.NewAdmin()
 		errc := make(chan error, 1)
