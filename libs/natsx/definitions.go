@@ -81,8 +81,8 @@ var Consumers = []ConsumerDef{
 		FilterSubjects: []string{SubjectFedmsgTag}},
 	{Stream: StreamFedmsg, Durable: ConsumerKojiWorkerFed, Description: "koji-worker: build and task state changes",
 		FilterSubjects: []string{SubjectFedmsgBuildStateChange, SubjectFedmsgTaskStateChange}},
-	{Stream: StreamFedmsg, Durable: ConsumerRepoWatcherFed, Description: "repo-watcher: tag and repo messages",
-		FilterSubjects: []string{SubjectFedmsgTag, SubjectFedmsgRepoInit, SubjectFedmsgRepoDone}},
+	// repo-watcher reads tag and repo messages with an ordered consumer per
+	// replica (every replica must see every message), not a durable one.
 	{Stream: StreamEBS, Durable: ConsumerFilterManual, Description: "filter: manual rebuilds",
 		FilterSubjects: []string{SubjectRebuildManual}},
 	{Stream: StreamEBS, Durable: ConsumerBatcher, Description: "batcher: rebuild requests into the pending set",

@@ -89,7 +89,6 @@ const (
 	ConsumerFilterManual   = "filter-manual"   // EBS ebs.rebuild.manual
 	ConsumerKojiWorkerFed  = "koji-worker"     // FEDMSG build/task state changes
 	ConsumerKojiWorkerCmd  = "koji-worker"     // EBS ebs.koji.cmd.>
-	ConsumerRepoWatcherFed = "repo-watcher"    // FEDMSG tag, repo.init, repo.done
 	ConsumerRepoWatcherCmd = "repo-watcher"    // EBS ebs.watch.cmd.>
 	ConsumerBatcher        = "batcher"         // EBS ebs.rebuild.requested
 	ConsumerBodhiPublisher = "bodhi-publisher" // EBS ebs.bodhi.cmd.>

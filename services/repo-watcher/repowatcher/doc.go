@@ -6,8 +6,10 @@
 // WaitTagged ("these NVRs are in tag T"), WaitRepo ("tag T has a ready repo
 // newer than event E") and CancelWait. Each open wait is a record in KV
 // ebs_waits (ebsv1.WaitRecord, key = command id), so a restart loses none.
-// A wait is resolved by Fedora messages (buildsys.tag, buildsys.repo.done;
-// durable natsx.ConsumerRepoWatcherFed) or by polling (listTagged of the
+// A wait is resolved by Fedora messages (buildsys.tag, buildsys.repo.done,
+// read by every replica with an ordered consumer of its own that starts at
+// the oldest open wait, so replicas never split the messages a wait needs)
+// or by polling (listTagged of the
 // awaited packages not seen yet, in multicalls, so that a wait in a large
 // stable tag never reads the whole tag; getRepo), at start-up, when the
 // wait is stored and every PollInterval, whichever comes first, and times out

@@ -240,11 +240,7 @@ func (w *Watcher) run(ctx context.Context, ready func()) error {
 			func() *ebsv1.WatchCommand { return new(ebsv1.WatchCommand) }, w.handleCommand,
 			natsx.ConsumeOptions{Service: Name, Logger: w.log, Workers: 2, OnDeadLetter: w.failDeadLettered})
 	})
-	wg.Go(func() {
-		errc <- natsx.Consume(ctx, w.js, natsx.StreamFedmsg, natsx.ConsumerRepoWatcherFed,
-			func() *ebsv1.FedoraMessage { return new(ebsv1.FedoraMessage) }, w.handleFedmsg,
-			natsx.ConsumeOptions{Service: Name, Logger: w.log, Batch: 50})
-	})
+	wg.Go(func() { w.followFedmsg(ctx) })
 	if ready != nil {
 		ready()
 	}
@@ -638,13 +634,88 @@ func (w *Watcher) maybeSatisfied(ctx context.Context, ow *openWait, obs ebsv1.Ob
 	return w.resolve(ctx, ow, ev)
 }
 
+// followFedmsg reads buildsys.tag and buildsys.repo.done from FEDMSG with an
+// ordered consumer of this replica's own, so that every replica sees every
+// message: a shared durable consumer would split them between replicas, and
+// a wait on several builds would then resolve only by polling. It starts at
+// the oldest open wait (or a little before now), so a restarted replica
+// replays what its waits may need; handling a message twice is harmless.
+func (w *Watcher) followFedmsg(ctx context.Context) {
+	start := time.Now().Add(-recentTagsFor)
+	for _, ow := range w.snapshot() {
+		if t := ow.cmd().GetIssuedAt(); t != nil && t.AsTime().Before(start) {
+			start = t.AsTime()
+		}
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{natsx.SubjectFedmsgTag, natsx.SubjectFedmsgRepoDone},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+	}
+	for ctx.Err() == nil {
+		cons, err := w.js.OrderedConsumer(ctx, natsx.StreamFedmsg, cfg)
+		if err != nil {
+			w.log.Warn("cannot read Fedora messages; retrying (polling still resolves waits)", "error", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(200))
+		if err != nil {
+			w.log.Warn("cannot read Fedora messages; retrying (polling still resolves waits)", "error", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Stop)
+		var last time.Time
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					w.log.Warn("reading Fedora messages stopped; resuming", "error", err)
+				}
+				break
+			}
+			w.m.messages.Inc()
+			if md, err := m.Metadata(); err == nil {
+				last = md.Timestamp
+			}
+			fm := new(ebsv1.FedoraMessage)
+			if err := proto.Unmarshal(m.Data(), fm); err != nil {
+				w.log.Warn("skipping an undecodable Fedora message", "subject", m.Subject(), "error", err)
+				continue
+			}
+			if err := w.handleFedmsg(ctx, m.Subject(), fm); err != nil && ctx.Err() == nil {
+				// The message cannot be redelivered to an ordered consumer;
+				// the wait is still resolved by the next poll.
+				w.log.Warn("applying a Fedora message to the open waits failed; polling will catch up",
+					"subject", m.Subject(), "message_id", fm.GetMessageId(), "error", err)
+			}
+		}
+		stop()
+		it.Stop()
+		// Resume at the last message read (it is read again: harmless),
+		// not at the original start.
+		if !last.IsZero() {
+			cfg.OptStartTime = &last
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
 // handleFedmsg applies buildsys.tag and buildsys.repo.done to the open waits.
-func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.FedoraMessage]) error {
-	switch d.Subject {
+func (w *Watcher) handleFedmsg(ctx context.Context, subject string, fm *ebsv1.FedoraMessage) error {
+	switch subject {
 	case natsx.SubjectFedmsgTag:
 		var b fedmsg.TagBody
-		if err := fedmsg.Decode(d.Msg.GetBody(), &b); err != nil {
-			return natsx.Reject(err)
+		if err := fedmsg.Decode(fm.GetBody(), &b); err != nil {
+			w.log.Debug("skipping a tag message without a usable body", "message_id", fm.GetMessageId(), "error", err)
+			return nil
 		}
 		nvr := b.NVR()
 		w.mu.Lock()
@@ -656,7 +727,7 @@ func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fed
 				continue
 			}
 			w.mu.Lock()
-			hit := ow.want[nvr] // seen before or now: a redelivery retries the resolve
+			hit := ow.want[nvr] // seen before or now: a repeat retries the resolve
 			ow.markSeen(nvr)
 			w.mu.Unlock()
 			if hit {
@@ -667,8 +738,9 @@ func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fed
 		}
 	case natsx.SubjectFedmsgRepoDone:
 		var b fedmsg.RepoBody
-		if err := fedmsg.Decode(d.Msg.GetBody(), &b); err != nil {
-			return natsx.Reject(err)
+		if err := fedmsg.Decode(fm.GetBody(), &b); err != nil {
+			w.log.Debug("skipping a repo message without a usable body", "message_id", fm.GetMessageId(), "error", err)
+			return nil
 		}
 		var mine []*openWait
 		for _, ow := range w.snapshot() {
@@ -682,8 +754,9 @@ func (w *Watcher) handleFedmsg(ctx context.Context, d *natsx.Delivery[*ebsv1.Fed
 }
 
 type metrics struct {
-	waits *prometheus.CounterVec
-	polls prometheus.Counter
+	waits    *prometheus.CounterVec
+	polls    prometheus.Counter
+	messages prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -692,9 +765,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Waits stored and resolved, by outcome (stored, wait-satisfied, wait-timed-out, wait-cancelled)."}, []string{"outcome"}),
 		polls: prometheus.NewCounter(prometheus.CounterOpts{Name: "ebs_repo_watcher_polls_total",
 			Help: "Koji polls (listTagged/getRepo rounds) of open waits."}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{Name: "ebs_repo_watcher_fedmsg_total",
+			Help: "Fedora messages (buildsys.tag, buildsys.repo.done) read by this replica."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.waits, m.polls)
+		reg.MustRegister(m.waits, m.polls, m.messages)
 	}
 	return m
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/fedora-eln/ebs/libs/commands"
@@ -37,6 +39,7 @@ type env struct {
 	results *commands.Results
 	cfg     repowatcher.Config
 	stop    func()
+	reg     atomic.Pointer[prometheus.Registry] // the running replica's metrics
 }
 
 func setup(t *testing.T, lossy float64, poll time.Duration) *env {
@@ -64,8 +67,10 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	reg := prometheus.NewRegistry()
+	e.reg.Store(reg)
 	go func() {
-		done <- repowatcher.Serve(ctx, e.cfg, repowatcher.Deps{JS: conn.JS, Hub: kojibatch.New(c)}, slog.New(slog.DiscardHandler))
+		done <- repowatcher.Serve(ctx, e.cfg, repowatcher.Deps{JS: conn.JS, Hub: kojibatch.New(c), Registerer: reg}, slog.New(slog.DiscardHandler))
 	}()
 	e.stop = func() {
 		cancel()
@@ -74,6 +79,20 @@ func (e *env) start() {
 			e.t.Errorf("repo-watcher: %v", err)
 		}
 	}
+}
+
+// fedmsgRead is how many Fedora messages the running replica has read.
+func (e *env) fedmsgRead() float64 {
+	mfs, err := e.reg.Load().Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "ebs_repo_watcher_fedmsg_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func (e *env) send(cmd *ebsv1.WatchCommand) {
@@ -185,17 +204,9 @@ func TestWaitAfterItsMessages(t *testing.T) {
 	if err := e.hub.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := e.conn.JS.Consumer(ctx, natsx.StreamFedmsg, natsx.ConsumerRepoWatcherFed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := c.Info(ctx)
-		if err == nil && info.Delivered.Stream >= 3 && info.NumPending == 0 && info.NumAckPending == 0 {
-			break
-		}
+	for deadline := time.Now().Add(10 * time.Second); e.fedmsgRead() < 3; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the tag messages were not consumed: %+v (%v)", info, err)
+			t.Fatalf("the tag messages were not read: %v", e.fedmsgRead())
 		}
 	}
 	e.send(waitTagged("w.after", "eln", time.Minute, nvrs...))
@@ -294,5 +305,35 @@ func TestInvalidCommandIsRecordedAsFailed(t *testing.T) {
 	dls := natstest.Decode[ebsv1.DeadLetter](t, natstest.WaitStored(t, e.conn.JS, natsx.StreamEBS, natsx.SubjectDeadLetter, 1, 20*time.Second))
 	if len(dls) != 1 || dls[0].GetService() != repowatcher.Name {
 		t.Fatalf("dead letters %v", dls)
+	}
+}
+
+// With two replicas, each reads every tag message (not half of them), so a
+// wait on several builds resolves by the messages, not the next poll (an hour
+// away here).
+func TestTwoReplicasResolveByMessages(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 0, time.Hour)
+	stopFirst := e.stop
+	e.start() // the second replica
+	t.Cleanup(stopFirst)
+	nvrs := []string{"r1-1-1.eln150", "r2-1-1.eln150", "r3-1-1.eln150", "r4-1-1.eln150", "r5-1-1.eln150", "r6-1-1.eln150"}
+	for _, n := range nvrs {
+		e.build(n)
+	}
+	e.send(waitTagged("w.two", "eln", 10*time.Minute, nvrs...))
+	for deadline := time.Now().Add(10 * time.Second); e.waitsLeft() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("wait not stored")
+		}
+	}
+	for _, n := range nvrs {
+		if err := e.hub.Tag("eln", n, "bodhi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sat := e.await("w.two").GetWaitSatisfied()
+	if sat == nil || sat.GetObservedBy() != ebsv1.Observation_OBSERVATION_MESSAGE || len(sat.GetNvrs()) != len(nvrs) {
+		t.Fatalf("event %v: want satisfied by the messages", sat)
 	}
 }
