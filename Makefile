@@ -15,7 +15,7 @@ HELM_VERSION           ?= v3.22.0
 TESTFLAGS ?= -count=1 -race -timeout 20m
 PKGS ?= work
 
-.PHONY: help build test e2e demo bench lint fmt vet proto tools breaking clean
+.PHONY: help build test e2e demo bench lint fmt vet proto tools breaking fuzz stress modules clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,12 @@ lint: tools ## gofmt check, go vet, buf lint, helm chart + compose.yaml validati
 	$(GO) vet $(PKGS)
 	buf lint
 	cd deploy/check && GOWORK=off $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory modules
+
+MODULES := $(shell sed -n 's|^[[:space:]]*\./||p' go.work)
+
+modules: ## build every workspace module on its own (GOWORK=off: its go.mod must stand alone)
+	@set -e; for m in $(MODULES); do echo "GOWORK=off go build ./$$m/..."; (cd $$m && GOWORK=off $(GO) build ./...); done
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.')
@@ -61,13 +67,32 @@ proto: tools ## regenerate proto/ebs/v1 Go, gRPC, gateway and OpenAPI code
 breaking: tools ## buf breaking against AGAINST (default: the main branch)
 	buf breaking --against '$(or $(AGAINST),.git#branch=main)'
 
+# $(call tool,BINARY,PACKAGE,VERSION): install PACKAGE@VERSION unless BINARY on
+# PATH was built from exactly that module version (go version -m), so every
+# machine generates byte-identical code.
+tool = @v=$$($(GO) version -m "$$(command -v $(1))" 2>/dev/null | awk '$$1=="mod"{print $$3; exit}'); \
+	[ "$$v" = "$(3)" ] || { echo "installing $(2)@$(3)"; $(GO) install $(2)@$(3); }
+
 tools: ## install buf, the protoc plugins and helm at pinned versions (into GOBIN)
-	@command -v buf >/dev/null && buf --version | grep -q $(BUF_VERSION:v%=%) || $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
-	@command -v protoc-gen-go >/dev/null || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	@command -v protoc-gen-go-grpc >/dev/null || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
-	@command -v protoc-gen-grpc-gateway >/dev/null || $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
-	@command -v protoc-gen-openapiv2 >/dev/null || $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
-	@command -v helm >/dev/null || $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(call tool,buf,github.com/bufbuild/buf/cmd/buf,$(BUF_VERSION))
+	$(call tool,protoc-gen-go,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION))
+	$(call tool,protoc-gen-go-grpc,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GRPC_VERSION))
+	$(call tool,protoc-gen-grpc-gateway,github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway,$(GRPC_GATEWAY_VERSION))
+	$(call tool,protoc-gen-openapiv2,github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2,$(GRPC_GATEWAY_VERSION))
+	$(call tool,helm,helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+# Fuzz targets, as PACKAGE:TARGET; each runs for FUZZTIME.
+FUZZTIME ?= 60s
+FUZZ ?= ./libs/koji/wire:FuzzDecodeResponse ./libs/koji/wire:FuzzDecodeCall ./libs/rpmver:FuzzCompareIsAntisymmetric
+
+fuzz: ## run every fuzz target for FUZZTIME (default 60s); failures land in testdata/fuzz
+	@set -e; for f in $(FUZZ); do \
+	  echo "fuzz $${f#*:} ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) "$${f%%:*}"; \
+	done
+
+stress: ## the lease-lock tests 20 times under -race (issue 2's check)
+	$(GO) test -race -count=20 -run '^TestLock' ./libs/natsx/
 
 clean: ## remove build output
 	rm -rf bin
