@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/commands"
+	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/kojibatch"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -264,10 +266,38 @@ func (w *Worker) findNewSideTag(ctx context.Context, me kojibatch.User, in *ebsv
 	return best, found, nil
 }
 
+// --- answers lost after the hub ran the call ---------------------------------
+
+// mayHaveRun reports whether a Koji write that returned err may still have
+// been committed by the hub: its answer was lost (a transport error, an
+// HTTP 5xx that outlived the client's retries), the client's retry of a
+// committed call was refused (RetryError), or the hub went offline between
+// the client's attempts (ServerOffline). A definite fault (TagError,
+// ParameterError...) or a 4xx means the call did not run.
+func mayHaveRun(err error) bool {
+	f := kojibatch.AsFault(err)
+	if f == nil {
+		return true
+	}
+	switch f.Code {
+	case 0:
+		return f.Transient
+	case koji.CodeRetryError, koji.CodeServerOffline:
+		return true
+	}
+	return false
+}
+
+// lostAnswerRounds bounds how often a command looks up what the hub did
+// after an answer was lost and sends the rest again (the client has
+// already retried each call within its budget).
+const lostAnswerRounds = 2
+
 // --- tag-builds ------------------------------------------------------------
 
 func (w *Worker) tagBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1.TagBuilds, delivery uint64) (*ebsv1.KojiEvent, error) {
 	const verb = "tag-builds"
+	log := w.log.With("command_id", cmd.GetCommandId(), "tag", c.GetTag())
 	out := &ebsv1.BuildsTagged{Tag: c.GetTag(), Tasks: map[string]int64{}}
 	ev := &ebsv1.KojiEvent{Event: &ebsv1.KojiEvent_BuildsTagged{BuildsTagged: out}}
 	if len(c.GetBuilds()) == 0 {
@@ -281,94 +311,230 @@ func (w *Worker) tagBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1
 	// its own work done: it looks up what is tagged already and the
 	// tagging tasks that have not run yet. A first delivery skips the
 	// look-up: on a side tag filled chunk by chunk, listTagged would read
-	// back every build tagged so far (N^2/1000 builds over a batch).
+	// back every build tagged so far (N^2/1000 builds over a batch). A
+	// redelivery keeps the first intent: its time bounds the tasks looked
+	// for, and those of the first delivery must be among them.
 	intent, hadIntent, err := w.results.GetIntent(ctx, cmd.GetCommandId())
 	if err != nil {
 		return nil, err
 	}
 	if hadIntent {
-		tagged, err := w.hub.ListTagged(ctx, c.GetTag())
-		if err != nil {
+		if todo, err = w.tagProgress(ctx, c, intent, todo, out); err != nil {
 			return failed(verb, err), nil
 		}
-		in := map[string]bool{}
-		for _, n := range tagged {
-			in[n] = true
+		if len(todo) == 0 {
+			return ev, nil
 		}
-		me, err := w.me(ctx)
-		if err != nil {
-			return failed(verb, err), nil
-		}
-		tasks, err := w.hub.ListTasks(ctx, "tagBuild", me.ID, intent.GetAt().AsTime().Add(-intentSlack))
-		if err != nil {
-			return failed(verb, err), nil
-		}
-		pending := map[string]int64{}
-		for _, t := range tasks {
-			if t.Tag == c.GetTag() && t.State != kojibatch.TaskFailed && t.State != kojibatch.TaskCanceled {
-				pending[t.BuildRef] = t.ID
-			}
-		}
-		var rest []string
-		for _, n := range todo {
-			if in[n] {
-				out.AlreadyTagged = append(out.AlreadyTagged, n)
-				continue
-			}
-			if id, ok := pending[n]; ok {
-				out.Tasks[n] = id
-				continue
-			}
-			rest = append(rest, n)
-		}
-		todo = rest
-	}
-	if len(todo) == 0 {
-		return ev, nil
-	}
-	if _, err := w.writeIntent(ctx, cmd, delivery, nil); err != nil {
+	} else if intent, err = w.writeIntent(ctx, cmd, delivery, nil); err != nil {
 		return nil, err
 	}
-	res, err := w.hub.TagBuilds(ctx, c.GetTag(), todo)
-	if err != nil {
-		return failed(verb, err), nil
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			tf := &ebsv1.TagFailure{Nvr: todo[i], Error: r.Err.Error()}
-			if f := kojibatch.AsFault(r.Err); f != nil {
-				tf.FaultCode, tf.Error = int32(f.Code), f.Msg
+	for round := 1; ; round++ {
+		res, err := w.hub.TagBuilds(ctx, c.GetTag(), todo)
+		if err == nil {
+			for i, r := range res {
+				if r.Err != nil {
+					tf := &ebsv1.TagFailure{Nvr: todo[i], Error: r.Err.Error()}
+					if f := kojibatch.AsFault(r.Err); f != nil {
+						tf.FaultCode, tf.Error = int32(f.Code), f.Msg
+					}
+					out.Failures = append(out.Failures, tf)
+					continue
+				}
+				out.Tasks[todo[i]] = r.Value
 			}
-			out.Failures = append(out.Failures, tf)
+			return ev, nil
+		}
+		if !mayHaveRun(err) || round > lostAnswerRounds {
+			return failed(verb, err), nil
+		}
+		// The hub may have made the tagging tasks though the answer was
+		// lost: send again only what is neither tagged nor being tagged.
+		log.Warn("tagging answer lost; looking up what the hub did", "builds", len(todo), "error", err)
+		rest, lerr := w.tagProgress(ctx, c, intent, todo, out)
+		if lerr != nil {
+			log.Error("looking up the tagging after a lost answer failed", "error", lerr)
+			return failed(verb, err), nil
+		}
+		log.Info("tagging looked up after a lost answer", "done_or_running", len(todo)-len(rest), "to_send_again", len(rest))
+		if todo = rest; len(todo) == 0 {
+			return ev, nil
+		}
+	}
+}
+
+// tagProgress sorts nvrs by what the hub did for them in c's tag: tagged
+// already (into out.AlreadyTagged), or being tagged by a tagBuild task of
+// mine made since the intent (into out.Tasks). It returns the rest.
+// listTagged is read before listTasks, so a task that ends in between is
+// still seen.
+func (w *Worker) tagProgress(ctx context.Context, c *ebsv1.TagBuilds, intent *ebsv1.CommandIntent, nvrs []string, out *ebsv1.BuildsTagged) ([]string, error) {
+	tagged, err := w.hub.ListTagged(ctx, c.GetTag())
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, n := range tagged {
+		in[n] = true
+	}
+	me, err := w.me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := w.hub.ListTasks(ctx, "tagBuild", me.ID, intent.GetAt().AsTime().Add(-intentSlack))
+	if err != nil {
+		return nil, err
+	}
+	pending, err := w.tagTasks(ctx, me, c, tasks)
+	if err != nil {
+		return nil, err
+	}
+	var rest []string
+	for _, n := range nvrs {
+		if in[n] {
+			out.AlreadyTagged = append(out.AlreadyTagged, n)
 			continue
 		}
-		out.Tasks[todo[i]] = r.Value
+		if id, ok := pending[n]; ok {
+			out.Tasks[n] = id
+			continue
+		}
+		rest = append(rest, n)
 	}
-	return ev, nil
+	return rest, nil
+}
+
+// tagTasks maps NVRs to the tagBuild tasks among tasks that tag them into
+// c's tag and have not failed or been cancelled. Koji's tagBuild request is
+// [tag_id, build_id, ...]: the tag is matched by its id (looked up among my
+// side tags, the only tags ebs tags into) and the build ids are turned into
+// NVRs, from the command's build ids or else by getBuild.
+func (w *Worker) tagTasks(ctx context.Context, me kojibatch.User, c *ebsv1.TagBuilds, tasks []kojibatch.Task) (map[string]int64, error) {
+	var live []kojibatch.Task
+	for _, t := range tasks {
+		if t.State != kojibatch.TaskFailed && t.State != kojibatch.TaskCanceled {
+			live = append(live, t)
+		}
+	}
+	if len(live) == 0 {
+		return nil, nil
+	}
+	tagRefs := map[string]bool{c.GetTag(): true}
+	sideTags, err := w.hub.ListSideTags(ctx, me.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range sideTags {
+		if st.Name == c.GetTag() {
+			tagRefs[strconv.FormatInt(st.ID, 10)] = true
+		}
+	}
+	nvrOf := map[string]string{}
+	resolve := false // some of the command's builds come without an id
+	for _, b := range c.GetBuilds() {
+		nvrOf[b.GetNvr()] = b.GetNvr()
+		if b.GetBuildId() != 0 {
+			nvrOf[strconv.FormatInt(b.GetBuildId(), 10)] = b.GetNvr()
+		} else {
+			resolve = true
+		}
+	}
+	var ids []int64
+	if resolve {
+		seen := map[int64]bool{}
+		for _, t := range live {
+			if _, known := nvrOf[t.BuildRef]; known || !tagRefs[t.Tag] {
+				continue
+			}
+			if id, err := strconv.ParseInt(t.BuildRef, 10, 64); err == nil && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		builds, err := w.hub.GetBuilds(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range builds {
+			if r.Err == nil {
+				nvrOf[strconv.FormatInt(ids[i], 10)] = r.Value.NVR
+			}
+		}
+	}
+	pending := map[string]int64{}
+	for _, t := range live {
+		n, ok := nvrOf[t.BuildRef]
+		if !ok || !tagRefs[t.Tag] {
+			continue
+		}
+		if id, dup := pending[n]; !dup || t.ID < id {
+			pending[n] = t.ID
+		}
+	}
+	return pending, nil
 }
 
 // --- remove-side-tag -------------------------------------------------------
 
-func (w *Worker) removeSideTag(ctx context.Context, _ *ebsv1.KojiCommand, c *ebsv1.RemoveSideTag) (*ebsv1.KojiEvent, error) {
+func (w *Worker) removeSideTag(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1.RemoveSideTag) (*ebsv1.KojiEvent, error) {
+	const verb = "remove-side-tag"
+	log := w.log.With("command_id", cmd.GetCommandId(), "tag", c.GetTag())
 	out := &ebsv1.SideTagRemoved{Tag: c.GetTag()}
 	ev := &ebsv1.KojiEvent{Event: &ebsv1.KojiEvent_SideTagRemoved{SideTagRemoved: out}}
-	if err := w.hub.RemoveSideTag(ctx, c.GetTag()); err != nil {
-		if f := kojibatch.AsFault(err); f != nil && f.Code == 1000 &&
+	for round := 1; ; round++ {
+		err := w.hub.RemoveSideTag(ctx, c.GetTag())
+		if err == nil {
+			return ev, nil
+		}
+		if f := kojibatch.AsFault(err); f != nil && f.Code == koji.CodeGenericError &&
 			(strings.Contains(f.Msg, "No such") || strings.Contains(f.Msg, "Not a sidetag")) {
 			out.AlreadyGone = true
 			return ev, nil
 		}
-		return failed("remove-side-tag", err), nil
+		if !mayHaveRun(err) || round > lostAnswerRounds {
+			return failed(verb, err), nil
+		}
+		// The hub may have removed it though the answer was lost.
+		exists, lerr := w.sideTagExists(ctx, c.GetTag())
+		if lerr != nil {
+			log.Error("looking up the side tag after a lost answer failed", "error", lerr)
+			return failed(verb, err), nil
+		}
+		if !exists {
+			log.Info("side tag removed though the answer was lost", "error", err)
+			return ev, nil
+		}
+		log.Warn("side tag still there after a lost answer; removing it again", "error", err)
 	}
-	return ev, nil
+}
+
+// sideTagExists reports whether tag is one of my side tags (ebs removes
+// only side tags it made).
+func (w *Worker) sideTagExists(ctx context.Context, tag string) (bool, error) {
+	me, err := w.me(ctx)
+	if err != nil {
+		return false, err
+	}
+	tags, err := w.hub.ListSideTags(ctx, me.Name)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(tags, func(t kojibatch.SideTag) bool { return t.Name == tag }), nil
 }
 
 // --- cancel-tasks ----------------------------------------------------------
 
-func (w *Worker) cancelTasks(ctx context.Context, _ *ebsv1.KojiCommand, c *ebsv1.CancelTasks) (*ebsv1.KojiEvent, error) {
+func (w *Worker) cancelTasks(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1.CancelTasks) (*ebsv1.KojiEvent, error) {
 	out := &ebsv1.TasksCancelled{}
 	if len(c.GetTaskIds()) > 0 {
 		res, err := w.hub.CancelTasks(ctx, c.GetTaskIds())
+		for round := 1; err != nil && mayHaveRun(err) && round <= lostAnswerRounds; round++ {
+			// cancelTask of a cancelled or finished task does nothing:
+			// after a lost answer the whole multicall is simply sent again.
+			w.log.Warn("cancelling answer lost; cancelling again", "command_id", cmd.GetCommandId(), "tasks", len(c.GetTaskIds()), "error", err)
+			res, err = w.hub.CancelTasks(ctx, c.GetTaskIds())
+		}
 		if err != nil {
 			return failed("cancel-tasks", err), nil
 		}
@@ -387,33 +553,86 @@ func (w *Worker) cancelTasks(ctx context.Context, _ *ebsv1.KojiCommand, c *ebsv1
 
 // --- promote-builds --------------------------------------------------------
 
-func (w *Worker) promoteBuilds(ctx context.Context, _ *ebsv1.KojiCommand, c *ebsv1.PromoteBuilds) (*ebsv1.KojiEvent, error) {
+func (w *Worker) promoteBuilds(ctx context.Context, cmd *ebsv1.KojiCommand, c *ebsv1.PromoteBuilds) (*ebsv1.KojiEvent, error) {
 	out := &ebsv1.BuildsPromoted{Promoted: map[string]string{}}
-	if len(c.GetNvrs()) > 0 {
-		res, err := w.hub.PromoteBuilds(ctx, c.GetNvrs())
+	nvrs := c.GetNvrs()
+	if len(nvrs) > 0 {
+		res, err := w.hub.PromoteBuilds(ctx, nvrs)
+		for round := 1; err != nil && mayHaveRun(err) && round <= lostAnswerRounds; round++ {
+			// Promoting again is safe: a build promoted by the lost call
+			// faults, and is recognised below as promoted.
+			w.log.Warn("promotion answer lost; promoting again", "command_id", cmd.GetCommandId(), "builds", len(nvrs), "error", err)
+			res, err = w.hub.PromoteBuilds(ctx, nvrs)
+		}
 		if err != nil {
 			return failed("promote-builds", err), nil
 		}
+		var check []int // faulted draft builds an earlier call may have promoted
 		for i, r := range res {
-			nvr := c.GetNvrs()[i]
+			nvr := nvrs[i]
 			if r.Err == nil {
 				out.Promoted[nvr] = r.Value
 				continue
 			}
-			// A redelivery finds its earlier promotion done ("Not a draft
-			// build"); the promoted NVR drops ",draft_<id>".
 			if f := kojibatch.AsFault(r.Err); f != nil && strings.Contains(f.Msg, "Not a draft build") {
 				out.Promoted[nvr] = PromotedNVR(nvr)
 				continue
 			}
-			pf := &ebsv1.PromoteFailure{Nvr: nvr, Error: r.Err.Error()}
-			if f := kojibatch.AsFault(r.Err); f != nil {
-				pf.FaultCode, pf.Error = int32(f.Code), f.Msg
+			if _, ok := draftBuildID(nvr); ok {
+				check = append(check, i)
+				continue
 			}
-			out.Failures = append(out.Failures, pf)
+			out.Failures = append(out.Failures, promoteFailure(nvr, r.Err))
+		}
+		if len(check) > 0 {
+			w.checkPromoted(ctx, cmd, nvrs, res, check, out)
 		}
 	}
 	return &ebsv1.KojiEvent{Event: &ebsv1.KojiEvent_BuildsPromoted{BuildsPromoted: out}}, nil
+}
+
+// checkPromoted looks up the draft builds at indexes check whose promotion
+// faulted: promoteBuild of a promoted draft's NVR finds no build (the
+// release lost ",draft_<id>"), so a build that is no longer a draft and has
+// the promoted NVR was promoted by an earlier call (a redelivery, or a
+// multicall whose answer was lost). The others are failures.
+func (w *Worker) checkPromoted(ctx context.Context, cmd *ebsv1.KojiCommand, nvrs []string, res []kojibatch.Result[string], check []int, out *ebsv1.BuildsPromoted) {
+	ids := make([]int64, len(check))
+	for k, i := range check {
+		ids[k], _ = draftBuildID(nvrs[i])
+	}
+	builds, err := w.hub.GetBuilds(ctx, ids)
+	if err != nil {
+		w.log.Warn("looking up draft builds whose promotion faulted failed", "command_id", cmd.GetCommandId(), "builds", len(ids), "error", err)
+	}
+	for k, i := range check {
+		nvr := nvrs[i]
+		if err == nil && k < len(builds) {
+			if b := builds[k]; b.Err == nil && !b.Value.Draft && b.Value.NVR == PromotedNVR(nvr) {
+				out.Promoted[nvr] = b.Value.NVR
+				continue
+			}
+		}
+		out.Failures = append(out.Failures, promoteFailure(nvr, res[i].Err))
+	}
+}
+
+func promoteFailure(nvr string, err error) *ebsv1.PromoteFailure {
+	pf := &ebsv1.PromoteFailure{Nvr: nvr, Error: err.Error()}
+	if f := kojibatch.AsFault(err); f != nil {
+		pf.FaultCode, pf.Error = int32(f.Code), f.Msg
+	}
+	return pf
+}
+
+// draftBuildID is the build id in a draft build's NVR ("<release>,draft_<id>").
+func draftBuildID(nvr string) (int64, bool) {
+	i := strings.LastIndex(nvr, ",draft_")
+	if i < 0 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(nvr[i+len(",draft_"):], 10, 64)
+	return id, err == nil && id > 0
 }
 
 // PromotedNVR is the NVR a draft build gets when promoted.

@@ -8,7 +8,14 @@
 // changes Koji it writes an intent record so that a redelivered command can
 // look up what an earlier delivery already did (listSideTags diffed against
 // the intent, listTasks matched on custom_user_metadata.ebs_attempt,
-// listTagged) instead of making a second side tag or a second build.
+// listTagged) instead of making a second side tag or a second build. A
+// write whose answer may be lost after the hub ran it (a transport error or
+// HTTP 5xx that outlived the client's retries, RetryError, ServerOffline) is
+// looked up the same way before it counts as failed: tag-builds reports the
+// builds tagged or being tagged (tagBuild tasks match by tag and build id)
+// and sends only the rest again, remove-side-tag reports a tag that is gone
+// as removed, cancel-tasks and promote-builds send again (cancelling is
+// idempotent; a draft promoted already is found by the build id in its NVR).
 //
 // It tracks every submitted build task in KV ebs_tasks
 // ("<attempt id>.<task id>", ebsv1.TaskRecord): finished by

@@ -40,10 +40,18 @@ type env struct {
 	results *commands.Results
 	tasks   *natsx.ProtoKV[*ebsv1.TaskRecord]
 	cfg     kojiworker.Config
-	stop    func()
+	// kopts are koji-worker's Koji client options.
+	kopts koji.Options
+	stop  func()
 }
 
 func setup(t *testing.T, o kojihub.Options, poll time.Duration) *env {
+	t.Helper()
+	return setupClient(t, o, poll, koji.Options{})
+}
+
+// setupClient is setup with koji-worker's Koji client options.
+func setupClient(t *testing.T, o kojihub.Options, poll time.Duration, kopts koji.Options) *env {
 	t.Helper()
 	srv := natstest.Start(t)
 	conn := srv.Provisioned(t)
@@ -60,7 +68,7 @@ func setup(t *testing.T, o kojihub.Options, poll time.Duration) *env {
 	}
 	e := &env{t: t, srv: srv, conn: conn, hub: hub, results: res,
 		tasks: natsx.NewProtoKV(kv, func() *ebsv1.TaskRecord { return new(ebsv1.TaskRecord) }),
-		cfg:   kojiworker.Config{PollInterval: poll, DeadlineCheck: 50 * time.Millisecond}}
+		cfg:   kojiworker.Config{PollInterval: poll, DeadlineCheck: 50 * time.Millisecond}, kopts: kopts}
 	e.start()
 	t.Cleanup(func() { e.stop() })
 	return e
@@ -69,7 +77,7 @@ func setup(t *testing.T, o kojihub.Options, poll time.Duration) *env {
 func (e *env) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	conn := e.srv.Connect(e.t)
-	c, err := e.hub.Client(bot, koji.Options{})
+	c, err := e.hub.Client(bot, e.kopts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
