@@ -202,7 +202,9 @@ type callLog struct {
 
 const maxCallLog = 200000
 
-func (h *Hub) logCall(method string, params []any, user string, status, code int, note string) {
+// logCall records a request; elems are how its multicall elements ended
+// (none when the multicall did not run).
+func (h *Hub) logCall(method string, params []any, user string, status, code int, note string, elems ...elemOutcome) {
 	rec := CallRecord{Time: time.Now(), Method: method, Params: params, User: user, HTTPStatus: status,
 		FaultCode: code, Injected: note == "injected"}
 	h.log_.mu.Lock()
@@ -213,12 +215,15 @@ func (h *Hub) logCall(method string, params []any, user string, status, code int
 	if method == "multiCall" || method == "system.multicall" {
 		if len(params) == 1 {
 			if calls, ok := params[0].([]any); ok {
-				for _, raw := range calls {
+				for i, raw := range calls {
 					m, _ := raw.(map[string]any)
 					name, _ := m["methodName"].(string)
 					ps, _ := m["params"].([]any)
-					h.log_.entries = append(h.log_.entries, CallRecord{Time: rec.Time, Method: name, Params: ps,
-						User: user, HTTPStatus: status, InMulticall: true})
+					e := CallRecord{Time: rec.Time, Method: name, Params: ps, User: user, HTTPStatus: status, InMulticall: true}
+					if i < len(elems) {
+						e.FaultCode, e.Injected = elems[i].code, elems[i].injected
+					}
+					h.log_.entries = append(h.log_.entries, e)
 				}
 			}
 		}

@@ -104,6 +104,15 @@
 //	hub.InjectFault(kojihub.FaultRule{Method: "tagBuild", HTTPStatus: 502, AfterCall: true}) // committed, answer lost
 //	hub.ExpireSessions("eln-buildsync")
 //
+// A rule naming a method also matches that method inside a multiCall (as
+// ebs calls build and tagBuild): a Fault rule faults only the matching
+// element (it does not run; the others do), while an HTTPStatus, Latency or
+// ExpireSession rule applies to the whole multiCall request when any
+// element matches (AfterCall: the multicall runs and commits, then its
+// answer is lost). "*" and "" match each HTTP request once, a multiCall as
+// a whole. Injected element faults are in the call log (Injected,
+// FaultCode).
+//
 // CallLog() lists every call (multicall elements follow their multiCall
 // entry with InMulticall), CallsTo(method) filters it, Counters() gives
 // HTTP requests, calls per method, faults per code and messages

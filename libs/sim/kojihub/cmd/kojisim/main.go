@@ -72,6 +72,13 @@ The scenario file (-scenario FILE, YAML)
     - {method: "*", rate: 0.01, expire_session: true}  # AuthExpired
   lossy: 0.1                 # drop 10% of messages (polling fallbacks)
 
+  Fault rules naming a method also match it inside multiCall (ebs sends
+  build and tagBuild that way): a fault rule faults just that element, the
+  others run; an http_status, latency or expire_session rule applies to the
+  whole multiCall request when any element matches (after_call: the calls
+  run and commit, then the answer is lost). "*" matches each HTTP request
+  once, a multiCall as a whole.
+
   Outcomes: succeed, fail (a buildArch fails with BuildError, the build is
   FAILED), hang, srpm-fail, nvr-exists. Durations are real time.
 
