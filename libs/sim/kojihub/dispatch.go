@@ -20,6 +20,7 @@ type param struct {
 }
 
 type method struct {
+	sig    string // as registered, for system.methodHelp
 	params []param
 	fn     func(c *call) (any, error)
 }
@@ -29,7 +30,7 @@ var methods = map[string]*method{}
 // register declares a method with a Python-like signature, e.g.
 // "tagInfo, strict=False, event=None". Defaults are None/False/True/ints.
 func register(name, sig string, fn func(c *call) (any, error)) {
-	m := &method{fn: fn}
+	m := &method{fn: fn, sig: sig}
 	for _, p := range strings.Split(sig, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {

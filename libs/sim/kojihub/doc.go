@@ -50,7 +50,9 @@
 // Reads answer as Koji's do: listBuilds resolves packageID and userID by
 // id, name (a user also by Kerberos principal) or struct, returns [] for an
 // unknown one, and orders by queryOpts' field ("-start_ts") with
-// PostgreSQL's NULL placement.
+// PostgreSQL's NULL placement. system.listMethods, system.methodSignature
+// ("signatures not supported") and system.methodHelp ("name(args)") answer
+// as Koji's HandlerRegistry does.
 //
 // Side tags are <basetag>-side-<id> with a target of the same name, extra
 // {sidetag, sidetag_user, sidetag_user_id}, owner-or-admin removal and a
