@@ -148,32 +148,39 @@ func (c *Client) Login(ctx context.Context) error {
 	if c.opts.Auth == nil {
 		return ErrNotLoggedIn
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if err := c.acquire(ctx, "sslLogin"); err != nil {
+		return err
+	}
+	defer c.release()
 	return c.loginLocked(ctx, false)
 }
 
 // Logout closes the session (best effort: the session is forgotten even if
 // the hub call fails).
 func (c *Client) Logout(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if err := c.acquire(ctx, "logout"); err != nil {
+		return err
+	}
+	defer c.release()
 	if c.sess == nil {
 		return nil
 	}
 	body, _ := wire.EncodeCall("logout")
 	_, _, err := c.send(ctx, "logout", c.url, body, c.sess, c.nextCallnum(), nil)
-	c.sess = nil
+	c.setSession(nil)
 	return err
 }
 
+// nextCallnum takes the session's next callnum (callSlot held).
 func (c *Client) nextCallnum() int64 {
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	n := c.sess.callnum
 	c.sess.callnum++
 	return n
 }
 
-// loginLocked calls sslLogin at <hub>/ssllogin. With renew it sends the old
+// loginLocked (callSlot held) calls sslLogin at <hub>/ssllogin. With renew it sends the old
 // session's headers and renew=True, so the hub keeps the session id.
 func (c *Client) loginLocked(ctx context.Context, renew bool) error {
 	var params []any
@@ -211,7 +218,7 @@ func (c *Client) loginLocked(ctx context.Context, renew bool) error {
 	if c.sess != nil || renew {
 		c.stats.relogin()
 	}
-	c.sess = &s
+	c.setSession(&s)
 	c.log.InfoContext(ctx, "koji login", "session_id", s.ID, "renew", renew)
 	return nil
 }

@@ -52,8 +52,8 @@ type Options struct {
 
 // Client talks to one Koji hub. It is safe for concurrent use. Calls made
 // while logged in are serialised, because the hub checks that the session's
-// callnum only grows (SequenceError otherwise); anonymous calls run in
-// parallel.
+// callnum only grows (SequenceError otherwise); a call waiting for its turn
+// gives up when its context ends. Anonymous calls run in parallel.
 type Client struct {
 	opts  Options
 	url   string
@@ -61,7 +61,13 @@ type Client struct {
 	log   *slog.Logger
 	stats *stats
 
-	mu   sync.Mutex // held for a whole logged-in call, retries included
+	// callSlot is a lock held for a whole logged-in call, retries and
+	// re-logins included; a 1-slot channel so that waiting for it honours
+	// the caller's context.
+	callSlot chan struct{}
+	// smu guards sess and its callnum for readers that do not hold
+	// callSlot (Session, LoggedIn); only callSlot's holder changes them.
+	smu  sync.Mutex
 	sess *Session
 }
 
@@ -102,12 +108,35 @@ func New(opts Options) (*Client, error) {
 		hc = &http.Client{Timeout: 5 * time.Minute}
 	}
 	return &Client{
-		opts:  opts,
-		url:   strings.TrimRight(opts.URL, "/"),
-		hc:    hc,
-		log:   opts.Logger.With("component", "koji"),
-		stats: newStats(),
+		opts:     opts,
+		url:      strings.TrimRight(opts.URL, "/"),
+		hc:       hc,
+		log:      opts.Logger.With("component", "koji"),
+		stats:    newStats(),
+		callSlot: make(chan struct{}, 1),
 	}, nil
+}
+
+// acquire takes the logged-in call lock, or gives up when ctx ends.
+func (c *Client) acquire(ctx context.Context, method string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("koji %s: %w", method, err)
+	}
+	select {
+	case c.callSlot <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("koji %s: waiting for the session: %w", method, ctx.Err())
+	}
+}
+
+func (c *Client) release() { <-c.callSlot }
+
+// setSession replaces the session (callSlot held).
+func (c *Client) setSession(s *Session) {
+	c.smu.Lock()
+	c.sess = s
+	c.smu.Unlock()
 }
 
 // URL is the hub URL.
@@ -115,15 +144,15 @@ func (c *Client) URL() string { return c.url }
 
 // LoggedIn reports whether the client holds a session.
 func (c *Client) LoggedIn() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	return c.sess != nil
 }
 
 // Session returns a copy of the current session (nil when anonymous).
 func (c *Client) Session() *Session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	if c.sess == nil {
 		return nil
 	}
@@ -165,8 +194,10 @@ func (c *Client) do(ctx context.Context, method string, params []any, readOnly b
 
 func (c *Client) doBody(ctx context.Context, method string, body []byte, readOnly bool) (any, error) {
 	if c.opts.Auth != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		if err := c.acquire(ctx, method); err != nil {
+			return nil, err
+		}
+		defer c.release()
 		if c.sess == nil {
 			if err := c.loginLocked(ctx, false); err != nil {
 				return nil, err
@@ -177,8 +208,7 @@ func (c *Client) doBody(ctx context.Context, method string, body []byte, readOnl
 	for replays := 0; ; replays++ {
 		var callnum int64 = -1
 		if c.sess != nil {
-			callnum = c.sess.callnum
-			c.sess.callnum++
+			callnum = c.nextCallnum()
 		}
 		v, attempts, err := c.send(ctx, method, c.url, body, c.sess, callnum, nil)
 		if err == nil {

@@ -474,6 +474,7 @@ func TestRetries(t *testing.T) {
 		{"503 then ok", kojihub.FaultRule{Method: "getBuild", HTTPStatus: 503, Count: 3}, 0, nil, 3},
 		{"502 then ok", kojihub.FaultRule{Method: "getBuild", HTTPStatus: 502, Count: 1}, 0, nil, 1},
 		{"429 then ok", kojihub.FaultRule{Method: "getBuild", HTTPStatus: 429, Count: 2}, 0, nil, 2},
+		{"408 then ok", kojihub.FaultRule{Method: "getBuild", HTTPStatus: 408, Count: 2}, 0, nil, 2},
 		{"ServerOffline then ok", kojihub.FaultRule{Method: "getBuild", Fault: koji.CodeServerOffline, Count: 2}, 0, nil, 2},
 		{"404 is final", kojihub.FaultRule{Method: "getBuild", HTTPStatus: 404, Count: 1}, 0, func(err error) bool {
 			var h *koji.HTTPError

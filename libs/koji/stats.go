@@ -2,6 +2,7 @@ package koji
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,8 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics registers ebs_koji_client_* metrics on reg.
+// NewMetrics registers ebs_koji_client_* metrics on reg. Called again for
+// the same registry it returns Metrics sharing the registered collectors.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -102,12 +104,37 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
 		}, []string{"method"}),
 	}
-	for _, col := range []prometheus.Collector{m.calls, m.faults, m.httpReqs, m.retries, m.duration} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
+	var err error
+	if m.calls, err = register(reg, m.calls); err != nil {
+		return nil, err
+	}
+	if m.faults, err = register(reg, m.faults); err != nil {
+		return nil, err
+	}
+	if m.httpReqs, err = register(reg, m.httpReqs); err != nil {
+		return nil, err
+	}
+	if m.retries, err = register(reg, m.retries); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers col, or returns the identical collector already there.
+func register[C prometheus.Collector](reg prometheus.Registerer, col C) (C, error) {
+	if err := reg.Register(col); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return col, fmt.Errorf("koji: register metrics: %w", err)
+	}
+	return col, nil
 }
 
 func (m *Metrics) observe(method string, d time.Duration, err error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ClientFlags say how a service reaches the Koji hub.
@@ -38,11 +39,20 @@ func (c *ClientFlags) Flags(fs *flag.FlagSet) {
 // Client builds the libs/koji client the flags describe: a TLS client
 // certificate (sslLogin) or a Kerberos keytab (GSSAPI) when given, else an
 // anonymous client (enough for the read-only batcher and repo-watcher).
-func (c *ClientFlags) Client(log *slog.Logger) (*koji.Client, error) {
+// With reg (the service's admin registry) the client exports the
+// ebs_koji_client_* metrics there; nil exports none.
+func (c *ClientFlags) Client(log *slog.Logger, reg prometheus.Registerer) (*koji.Client, error) {
 	if c.URL == "" {
 		return nil, errors.New("kojibatch: --koji-url is required")
 	}
 	o := koji.Options{URL: c.URL, Logger: log}
+	if reg != nil {
+		m, err := koji.NewMetrics(reg)
+		if err != nil {
+			return nil, fmt.Errorf("kojibatch: %w", err)
+		}
+		o.Metrics = m
+	}
 	if c.CertFile != "" || c.CAFile != "" {
 		tc, err := koji.TLSConfig(c.CertFile, c.KeyFile, c.CAFile)
 		if err != nil {
@@ -60,9 +70,9 @@ func (c *ClientFlags) Client(log *slog.Logger) (*koji.Client, error) {
 }
 
 // Hub connects to the hub described by the flags and logs in when
-// credentials are given.
-func (c *ClientFlags) Hub(ctx context.Context, log *slog.Logger) (Hub, error) {
-	cl, err := c.Client(log)
+// credentials are given; reg is as for Client.
+func (c *ClientFlags) Hub(ctx context.Context, log *slog.Logger, reg prometheus.Registerer) (Hub, error) {
+	cl, err := c.Client(log, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,25 @@ func (f *Fault) Error() string { return fmt.Sprintf("Fault %d: %s", f.Code, f.St
 // ErrMalformed wraps every decoding failure.
 var ErrMalformed = errors.New("wire: malformed XML-RPC")
 
+// ErrDecoderPanic is wrapped (beside ErrMalformed) when the decoder panicked
+// and the panic was recovered. Callers treat it as malformed input; the
+// fuzz targets treat it as a bug to fix.
+var ErrDecoderPanic = errors.New("wire: decoder panic")
+
+// panicError carries the recovered value and its stack (for the fuzz
+// targets' failure reports; Error leaves the stack out).
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("%v: %v", ErrDecoderPanic, p.value) }
+func (p *panicError) Unwrap() error { return ErrDecoderPanic }
+
+func recovered(r any) error {
+	return fmt.Errorf("%w: %w", ErrMalformed, &panicError{value: r, stack: debug.Stack()})
+}
+
 // DecodeResponse decodes a <methodResponse>. It returns the single result as
 // a generic value (nil, bool, int64, float64, string, time.Time, []byte,
 // []any, map[string]any), or a *Fault, or an error wrapping ErrMalformed.
@@ -39,7 +59,7 @@ var ErrMalformed = errors.New("wire: malformed XML-RPC")
 func DecodeResponse(body []byte) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("%w: decoder panic: %v", ErrMalformed, r)
+			v, err = nil, recovered(r)
 		}
 	}()
 	kind, err := responseKind(body)
@@ -141,7 +161,7 @@ func FaultFrom(v any) (*Fault, bool) {
 func DecodeCall(body []byte) (method string, params []any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			method, params, err = "", nil, fmt.Errorf("%w: decoder panic: %v", ErrMalformed, r)
+			method, params, err = "", nil, recovered(r)
 		}
 	}()
 	var mc struct {

@@ -109,7 +109,9 @@ func EncodeValue(v any) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-const maxDepth = 64
+// MaxDepth is how deeply arrays and structs may nest in a value the encoder
+// writes (it also stops a cyclic value). Decoded values may nest deeper.
+const MaxDepth = 64
 
 var (
 	structType   = reflect.TypeOf(Struct(nil))
@@ -119,8 +121,8 @@ var (
 )
 
 func encodeValue(b *bytes.Buffer, v reflect.Value, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("value nested deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return fmt.Errorf("value nested deeper than %d", MaxDepth)
 	}
 	for v.IsValid() && (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) {
 		if v.IsNil() {
@@ -179,10 +181,9 @@ func encodeValue(b *bytes.Buffer, v reflect.Value, depth int) error {
 		}
 		writeInt(b, int64(u))
 	case reflect.Float32, reflect.Float64:
+		// NaN and infinities are written as Python's repr writes them
+		// ("nan", "inf", "-inf"); both Python and kolo read them back.
 		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("cannot encode %v", f)
-		}
 		b.WriteString("<value><double>")
 		b.WriteString(PyFloat(f))
 		b.WriteString("</double></value>\n")
@@ -295,7 +296,14 @@ func escape(b *bytes.Buffer, s string) {
 
 // PyFloat formats f like Python's repr(float).
 func PyFloat(f float64) string {
-	if f == 0 {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case f == 0:
 		if math.Signbit(f) {
 			return "-0.0"
 		}

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -149,9 +150,67 @@ func TestEncodeResponseMatchesGolden(t *testing.T) {
 
 func TestPyFloat(t *testing.T) {
 	t.Parallel()
-	for f, want := range map[float64]string{1763629200: "1763629200.0", 1763627112.39782: "1763627112.39782", 0.2: "0.2", 1e16: "1e+16", 1.5e-5: "1.5e-05", 0: "0.0", -2.5: "-2.5"} {
-		if got := wire.PyFloat(f); got != want {
-			t.Errorf("PyFloat(%v) = %s, want %s", f, got, want)
+	for _, tt := range []struct {
+		f    float64
+		want string
+	}{
+		{1763629200, "1763629200.0"}, {1763627112.39782, "1763627112.39782"}, {0.2, "0.2"}, {1e16, "1e+16"},
+		{1.5e-5, "1.5e-05"}, {0, "0.0"}, {-2.5, "-2.5"},
+		// Python's repr of the non-finite floats.
+		{math.NaN(), "nan"}, {math.Inf(1), "inf"}, {math.Inf(-1), "-inf"},
+	} {
+		if got := wire.PyFloat(tt.f); got != tt.want {
+			t.Errorf("PyFloat(%v) = %s, want %s", tt.f, got, tt.want)
 		}
+	}
+}
+
+// Non-finite doubles decode (kolo uses strconv.ParseFloat) and so must encode
+// again, as Python writes them, and decode to the same value.
+func TestNonFiniteDoublesRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"NaN", "nan", "Inf", "+inf", "-Infinity"} {
+		body := "<methodResponse><params><param><value><double>" + in + "</double></value></param></params></methodResponse>"
+		v, err := wire.DecodeResponse([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		out, err := wire.EncodeResponse(v)
+		if err != nil {
+			t.Fatalf("%s: re-encode: %v", in, err)
+		}
+		back, err := wire.DecodeResponse(out)
+		if err != nil {
+			t.Fatalf("%s: decode %s: %v", in, out, err)
+		}
+		f, g := v.(float64), back.(float64)
+		if !(math.IsNaN(f) && math.IsNaN(g)) && f != g {
+			t.Errorf("%s: %v became %v (%s)", in, f, g, out)
+		}
+	}
+}
+
+func TestEncodeRefusesDeepValues(t *testing.T) {
+	t.Parallel()
+	var v any = int64(1)
+	for range wire.MaxDepth {
+		v = []any{v}
+	}
+	if _, err := wire.EncodeValue(v); err != nil {
+		t.Fatalf("depth %d: %v", wire.MaxDepth, err)
+	}
+	if _, err := wire.EncodeValue([]any{v}); err == nil {
+		t.Fatalf("depth %d encoded", wire.MaxDepth+1)
+	}
+}
+
+func TestRecoveredPanicIsDistinct(t *testing.T) {
+	t.Parallel()
+	err := wire.Recovered("boom")
+	if !errors.Is(err, wire.ErrMalformed) || !errors.Is(err, wire.ErrDecoderPanic) || wire.PanicStack(err) == "" {
+		t.Fatalf("recovered panic error %v does not wrap both sentinels with a stack", err)
+	}
+	if _, err := wire.DecodeResponse([]byte("<methodResponse><params>")); !errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrDecoderPanic) {
+		t.Fatalf("truncated body: %v", err)
 	}
 }

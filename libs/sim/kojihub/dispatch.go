@@ -20,6 +20,7 @@ type param struct {
 }
 
 type method struct {
+	sig    string // as registered, for system.methodHelp
 	params []param
 	fn     func(c *call) (any, error)
 }
@@ -29,7 +30,7 @@ var methods = map[string]*method{}
 // register declares a method with a Python-like signature, e.g.
 // "tagInfo, strict=False, event=None". Defaults are None/False/True/ints.
 func register(name, sig string, fn func(c *call) (any, error)) {
-	m := &method{fn: fn}
+	m := &method{fn: fn, sig: sig}
 	for _, p := range strings.Split(sig, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -202,7 +203,9 @@ type callLog struct {
 
 const maxCallLog = 200000
 
-func (h *Hub) logCall(method string, params []any, user string, status, code int, note string) {
+// logCall records a request; elems are how its multicall elements ended
+// (none when the multicall did not run).
+func (h *Hub) logCall(method string, params []any, user string, status, code int, note string, elems ...elemOutcome) {
 	rec := CallRecord{Time: time.Now(), Method: method, Params: params, User: user, HTTPStatus: status,
 		FaultCode: code, Injected: note == "injected"}
 	h.log_.mu.Lock()
@@ -213,12 +216,15 @@ func (h *Hub) logCall(method string, params []any, user string, status, code int
 	if method == "multiCall" || method == "system.multicall" {
 		if len(params) == 1 {
 			if calls, ok := params[0].([]any); ok {
-				for _, raw := range calls {
+				for i, raw := range calls {
 					m, _ := raw.(map[string]any)
 					name, _ := m["methodName"].(string)
 					ps, _ := m["params"].([]any)
-					h.log_.entries = append(h.log_.entries, CallRecord{Time: rec.Time, Method: name, Params: ps,
-						User: user, HTTPStatus: status, InMulticall: true})
+					e := CallRecord{Time: rec.Time, Method: name, Params: ps, User: user, HTTPStatus: status, InMulticall: true}
+					if i < len(elems) {
+						e.FaultCode, e.Injected = elems[i].code, elems[i].injected
+					}
+					h.log_.entries = append(h.log_.entries, e)
 				}
 			}
 		}

@@ -50,7 +50,9 @@
 // Reads answer as Koji's do: listBuilds resolves packageID and userID by
 // id, name (a user also by Kerberos principal) or struct, returns [] for an
 // unknown one, and orders by queryOpts' field ("-start_ts") with
-// PostgreSQL's NULL placement.
+// PostgreSQL's NULL placement. system.listMethods, system.methodSignature
+// ("signatures not supported") and system.methodHelp ("name(args)") answer
+// as Koji's HandlerRegistry does.
 //
 // Side tags are <basetag>-side-<id> with a target of the same name, extra
 // {sidetag, sidetag_user, sidetag_user_id}, owner-or-admin removal and a
@@ -103,6 +105,15 @@
 //	hub.InjectFault(kojihub.FaultRule{Method: "createSideTag", ExpireSession: true, Count: 1})
 //	hub.InjectFault(kojihub.FaultRule{Method: "tagBuild", HTTPStatus: 502, AfterCall: true}) // committed, answer lost
 //	hub.ExpireSessions("eln-buildsync")
+//
+// A rule naming a method also matches that method inside a multiCall (as
+// ebs calls build and tagBuild): a Fault rule faults only the matching
+// element (it does not run; the others do), while an HTTPStatus, Latency or
+// ExpireSession rule applies to the whole multiCall request when any
+// element matches (AfterCall: the multicall runs and commits, then its
+// answer is lost). "*" and "" match each HTTP request once, a multiCall as
+// a whole. Injected element faults are in the call log (Injected,
+// FaultCode).
 //
 // CallLog() lists every call (multicall elements follow their multiCall
 // entry with InMulticall), CallsTo(method) filters it, Counters() gives

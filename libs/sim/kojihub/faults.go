@@ -3,12 +3,23 @@ package kojihub
 import (
 	"math/rand/v2"
 	"sync"
+
+	"github.com/fedora-eln/ebs/libs/koji/wire"
 )
 
 // FaultRule injects a failure into calls of one method (or all).
+//
+// A rule naming a method also matches the elements of a multiCall that call
+// it (ebs makes most of its writes that way). A Fault rule then faults just
+// that element (the others run); an HTTPStatus, Latency or ExpireSession
+// rule applies to the whole multiCall request when any element matches
+// (with AfterCall the multicall runs and commits, then its answer is lost).
+// "" and "*" match each HTTP request once (a multiCall as a whole), not its
+// elements.
 type FaultRule struct {
 	// Method is the XML-RPC method ("multiCall" for multicalls, "sslLogin"
-	// for logins); "" or "*" matches every call.
+	// for logins, or a method called inside multiCall); "" or "*" matches
+	// every request.
 	Method string `yaml:"method,omitempty"`
 	// Rate is the probability (0..1] that a matching call is hit (default 1).
 	Rate float64 `yaml:"rate,omitempty"`
@@ -42,11 +53,78 @@ type faultTable struct {
 	rng   *rand.Rand
 }
 
+// elementFault reports whether r, matched by a multicall element, faults
+// only that element (rather than the whole request).
+func (r *FaultRule) elementFault() bool { return r.Fault != 0 && r.HTTPStatus == 0 }
+
+// pick returns the first rule that hits an HTTP request of method.
 func (ft *faultTable) pick(method string) *FaultRule {
+	return ft.pickWhere(func(r *ruleState) bool { return r.Method == "" || r.Method == "*" || r.Method == method })
+}
+
+// pickElement returns the first rule naming method that hits a multicall
+// element calling it.
+func (ft *faultTable) pickElement(method string) *FaultRule {
+	return ft.pickWhere(func(r *ruleState) bool { return method != "" && r.Method == method })
+}
+
+// injection is what the fault rules decided for one HTTP request.
+type injection struct {
+	req   *FaultRule         // applies to the whole request (nil: none)
+	elems map[int]*FaultRule // multicall element index -> its fault
+}
+
+// pickRequest applies the rules to a request: first to its method, then,
+// for a multicall that no rule hit as a whole, to each element's method.
+// An element's Fault rule faults that element; any other rule hit by an
+// element becomes the request's and ends the scan.
+func (ft *faultTable) pickRequest(method string, params []any) injection {
+	var inj injection
+	if inj.req = ft.pick(method); inj.req != nil {
+		return inj
+	}
+	if method != "multiCall" && method != "system.multicall" {
+		return inj
+	}
+	for i, name := range multicallMethods(params) {
+		r := ft.pickElement(name)
+		if r == nil {
+			continue
+		}
+		if r.elementFault() {
+			if inj.elems == nil {
+				inj.elems = map[int]*FaultRule{}
+			}
+			inj.elems[i] = r
+			continue
+		}
+		inj.req = r
+		break
+	}
+	return inj
+}
+
+// multicallMethods lists the methodName of each element of a multiCall's
+// params ("" where an element has none).
+func multicallMethods(params []any) []string {
+	pos, _ := wire.SplitKwargs(params)
+	if len(pos) != 1 {
+		return nil
+	}
+	calls, _ := pos[0].([]any)
+	names := make([]string, len(calls))
+	for i, raw := range calls {
+		m, _ := raw.(map[string]any)
+		names[i], _ = m["methodName"].(string)
+	}
+	return names
+}
+
+func (ft *faultTable) pickWhere(match func(*ruleState) bool) *FaultRule {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	for _, r := range ft.rules {
-		if r.Method != "" && r.Method != "*" && r.Method != method {
+		if !match(r) {
 			continue
 		}
 		if r.Count > 0 && r.hits >= r.Count {

@@ -2,8 +2,11 @@ package kojihub_test
 
 import (
 	"encoding/json"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,7 +44,8 @@ func golden(t *testing.T, dir, name string) []byte {
 
 // The simulator answers the reference requests with the reference shapes:
 // the same struct members in the same order (the simulator may add members
-// the real hub also sends, e.g. listTagged's "id").
+// the real hub also sends, e.g. listTagged's "id"), each of the same
+// XML-RPC type, and the same fault codes.
 func TestGoldenResponseShapes(t *testing.T) {
 	t.Parallel()
 	h := kojihub.Start(t, kojihub.Options{})
@@ -53,6 +57,16 @@ func TestGoldenResponseShapes(t *testing.T) {
 	}
 	if _, err := h.AddBuild(kojihub.BuildSpec{NVR: "grep-3.11-10.eln150", State: koji.BuildFailed}); err != nil {
 		t.Fatal(err)
+	}
+	// A package whose builds fail (08) and one whose builds hang (09).
+	for _, spec := range []struct {
+		nvr string
+		out kojihub.Result
+	}{{"zlib-1.3.1-2.fc45", kojihub.ResultFail}, {"bash-5.3-1.fc45", kojihub.ResultHang}} {
+		if _, err := h.AddBuild(kojihub.BuildSpec{NVR: spec.nvr, State: koji.BuildComplete, Tags: []string{"f45"}}); err != nil {
+			t.Fatal(err)
+		}
+		h.SetOutcome(strings.SplitN(spec.nvr, "-", 2)[0], kojihub.Outcome{Result: spec.out})
 	}
 	c := h.NewClient(t, "eln-buildsync")
 	ctx := ctxT(t)
@@ -72,21 +86,67 @@ func TestGoldenResponseShapes(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	failed, err := c.Build(ctx, koji.BuildRequest{Source: scmOf(t, h, "zlib"), Target: "eln"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFinished(t, h, failed)
+	hanging, err := c.Build(ctx, koji.BuildRequest{Source: scmOf(t, h, "bash"), Target: "eln"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare, err := c.CreateSideTag(ctx, "eln-build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An expired session of another user (13).
+	releng := h.NewClient(t, "releng")
+	if _, err := releng.GetLoggedInUser(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expired := releng.Session()
+	h.ExpireSessions("releng")
+
 	sess := c.Session()
-	replace := strings.NewReplacer("eln-build-side-112240", st.Name, "2741190", fmt.Sprint(bid), "135790500", fmt.Sprint(task))
-	for _, name := range []string{"02-getBuildTarget", "03-getBuild-strict", "04-listTagged-latest-inherit", "07-getTaskInfo-request",
-		"10-getRepo", "12-listBuilds-taskID", "14-bigint-i8", "15-multicall-tagBuild-mixed", "05-createSideTag"} {
-		t.Run(name, func(t *testing.T) {
-			req := replace.Replace(string(golden(t, "koji-wire", name+".request.xml")))
-			if name == "12-listBuilds-taskID" {
-				req = strings.Replace(req, fmt.Sprint(task), fmt.Sprint(mustBuild(t, h, "python-requests-2.32.4-2.fc45").TaskID()), 1)
+	common := []string{"eln-build-side-112240", st.Name, "2741190", fmt.Sprint(bid), "135790500", fmt.Sprint(task)}
+	for _, tc := range []struct {
+		name    string
+		replace []string      // old, new pairs for the request (default: common)
+		write   bool          // send the bot's session headers
+		as      *koji.Session // send these session headers instead
+	}{
+		{name: "01-getAPIVersion"},
+		{name: "02-getBuildTarget"},
+		{name: "03-getBuild-strict"},
+		{name: "04-listTagged-latest-inherit"},
+		{name: "05-createSideTag", write: true},
+		{name: "06-build-opts-priority", write: true},
+		{name: "07-getTaskInfo-request"},
+		{name: "08-getTaskResult-fault", replace: []string{"135790500", fmt.Sprint(failed)}},
+		{name: "09-cancelTask-recurse", replace: []string{"135790500", fmt.Sprint(hanging)}, write: true},
+		{name: "10-getRepo"},
+		{name: "11-removeSideTag", replace: []string{"eln-build-side-112240", spare.Name}, write: true},
+		{name: "12-listBuilds-taskID", replace: []string{"135790500", fmt.Sprint(mustBuild(t, h, "python-requests-2.32.4-2.fc45").TaskID())}},
+		{name: "13-fault-authexpired", as: expired},
+		{name: "14-bigint-i8"},
+		{name: "15-multicall-tagBuild-mixed", write: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pairs := tc.replace
+			if pairs == nil {
+				pairs = common
 			}
+			req := strings.NewReplacer(pairs...).Replace(string(golden(t, "koji-wire", tc.name+".request.xml")))
 			r, _ := http.NewRequest("POST", h.URL(), strings.NewReader(req))
 			r.Header.Set("Content-Type", "text/xml")
-			if strings.HasPrefix(name, "15") || strings.HasPrefix(name, "05") {
-				// Writes: use the client's session (callnum omitted).
-				r.Header.Set("Koji-Session-Id", fmt.Sprint(sess.ID))
-				r.Header.Set("Koji-Session-Key", sess.Key)
+			as := tc.as
+			if tc.write {
+				as = sess
+			}
+			if as != nil {
+				// The session's headers, callnum omitted.
+				r.Header.Set("Koji-Session-Id", fmt.Sprint(as.ID))
+				r.Header.Set("Koji-Session-Key", as.Key)
 			}
 			resp, err := http.DefaultClient.Do(r)
 			if err != nil {
@@ -94,7 +154,8 @@ func TestGoldenResponseShapes(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			want := memberNames(golden(t, "koji-wire", name+".response.xml"))
+			ref := golden(t, "koji-wire", tc.name+".response.xml")
+			want := memberNames(ref)
 			got := memberNames(body)
 			// Keep the members the reference has, in the simulator's order.
 			var common []string
@@ -106,11 +167,119 @@ func TestGoldenResponseShapes(t *testing.T) {
 			if !slices.Equal(common, want) {
 				t.Fatalf("members\n got  %v\n want %v\nbody %s", got, want, body)
 			}
-			if _, err := wire.DecodeResponse(body); err != nil && !strings.HasPrefix(name, "15") {
+			// Every value the reference has is of the same XML-RPC type.
+			wantTypes, gotTypes := valueTypes(t, ref), valueTypes(t, body)
+			for _, path := range slices.Sorted(maps.Keys(wantTypes)) {
+				if w, g := wantTypes[path], gotTypes[path]; !sameTypes(path, w, g) {
+					t.Errorf("%s: type %v, reference %v", path, g, w)
+				}
+			}
+			v, err := wire.DecodeResponse(body)
+			var wantFault *wire.Fault
+			if _, ferr := wire.DecodeResponse(ref); errors.As(ferr, &wantFault) {
+				var f *wire.Fault
+				if !errors.As(err, &f) || f.Code != wantFault.Code {
+					t.Fatalf("answer %v %v, want fault %d", v, err, wantFault.Code)
+				}
+			} else if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
 		})
 	}
+}
+
+// valueTypes maps each value of an XML-RPC response (or fault) to its type
+// tags, by path: "" the top value, ".name" a struct member, "[]" the
+// elements of an array (all merged). The integer tags int, i4 and i8 are
+// one type ("int": which one is written depends on the magnitude); a value
+// without a type element is a string.
+func valueTypes(t *testing.T, body []byte) map[string][]string {
+	t.Helper()
+	type node struct {
+		XMLName xml.Name
+		Text    string `xml:",chardata"`
+		Nodes   []node `xml:",any"`
+	}
+	var root node
+	if err := xml.Unmarshal(body, &root); err != nil {
+		t.Fatalf("unparsable body: %v\n%s", err, body)
+	}
+	child := func(n node, name string) (node, bool) {
+		for _, c := range n.Nodes {
+			if c.XMLName.Local == name {
+				return c, true
+			}
+		}
+		return node{}, false
+	}
+	out := map[string][]string{}
+	add := func(path, typ string) {
+		if !slices.Contains(out[path], typ) {
+			out[path] = append(out[path], typ)
+			slices.Sort(out[path])
+		}
+	}
+	var walk func(v node, path string)
+	walk = func(v node, path string) {
+		if len(v.Nodes) == 0 {
+			add(path, "string")
+			return
+		}
+		typ := v.Nodes[0]
+		switch typ.XMLName.Local {
+		case "struct":
+			add(path, "struct")
+			for _, m := range typ.Nodes {
+				name, _ := child(m, "name")
+				val, ok := child(m, "value")
+				if !ok {
+					t.Fatalf("member without a value at %s", path)
+				}
+				walk(val, path+"."+name.Text)
+			}
+		case "array":
+			add(path, "array")
+			data, _ := child(typ, "data")
+			for _, e := range data.Nodes {
+				walk(e, path+"[]")
+			}
+		case "i4", "i8", "int":
+			add(path, "int")
+		default:
+			add(path, typ.XMLName.Local)
+		}
+	}
+	top := root
+	for _, step := range []string{"params", "param", "value"} {
+		if n, ok := child(top, step); ok {
+			top = n
+		}
+	}
+	if f, ok := child(root, "fault"); ok {
+		top, _ = child(f, "value")
+	}
+	walk(top, "")
+	return out
+}
+
+// nullable are members whose nil-ness depends on the state of the object:
+// Koji's waiting/awaited are NULL until a task waits or is awaited, so the
+// reference's nil and the simulator's boolean are both right.
+var nullable = []string{".waiting", ".awaited"}
+
+// sameTypes reports whether got matches the reference's types at path.
+func sameTypes(path string, want, got []string) bool {
+	if slices.Equal(want, got) {
+		return true
+	}
+	if !slices.Contains(nullable, path) {
+		return false
+	}
+	strip := func(ts []string) []string {
+		return slices.DeleteFunc(slices.Clone(ts), func(s string) bool { return s == "nil" })
+	}
+	w, g := strip(want), strip(got)
+	return len(w) == 0 || len(g) == 0 || slices.Equal(w, g)
 }
 
 type buildTask interface{ TaskID() int64 }
@@ -195,6 +364,15 @@ func TestGoldenMessageBodies(t *testing.T) {
 			if err := fedmsg.Decode(m.Body, &b); err != nil || b.Task == nil || b.Task.SCMURL() != scm {
 				t.Errorf("build body %+v %v", b, err)
 			}
+			// The nested task and its children have the reference's keys
+			// too, at every level. The build opts in request[2] are the
+			// caller's own struct, echoed: their keys are not the hub's.
+			callers := func(p string) bool { return strings.Contains(p, "request[].") }
+			got := slices.DeleteFunc(keyPaths(t, m.Body), callers)
+			want := slices.DeleteFunc(keyPaths(t, golden(t, "samples", topic+".json")), callers)
+			if !slices.Equal(got, want) {
+				t.Errorf("nested keys\n got  %v\n want %v\n missing %v\n extra %v", got, want, minus(want, got), minus(got, want))
+			}
 		}
 	}
 }
@@ -221,4 +399,43 @@ func infoKeys(t *testing.T, body []byte) []string {
 		t.Fatal(err)
 	}
 	return keys(t, m.Info)
+}
+
+// keyPaths lists the key paths of a JSON body at every depth ("task.id",
+// "task.children[].result.srpm"), the elements of an array merged.
+func keyPaths(t *testing.T, body []byte) []string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				p := strings.TrimPrefix(path+"."+k, ".")
+				set[p] = true
+				walk(e, p)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e, path+"[]")
+			}
+		}
+	}
+	walk(v, "")
+	return slices.Sorted(maps.Keys(set))
+}
+
+// minus is a without the elements of b.
+func minus(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

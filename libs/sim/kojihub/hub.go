@@ -294,8 +294,10 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, login bool) {
 		writePlain(w, http.StatusBadRequest, "Invalid request: "+err.Error()+"\n")
 		return
 	}
-	// Fault injection happens before the hub sees the call.
-	inj := h.faults.pick(method)
+	// Fault injection happens before the hub sees the call (multicall
+	// elements' faults are answered in their place by multiCall).
+	picked := h.faults.pickRequest(method, params)
+	inj := picked.req
 	if inj != nil && !inj.AfterCall {
 		if inj.Latency > 0 {
 			select {
@@ -332,7 +334,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, login bool) {
 			}
 		}
 	}
-	resp := h.handle(r, method, params, remote, err)
+	resp := h.handle(r, method, params, remote, err, picked.elems)
 	if inj != nil && inj.AfterCall && inj.HTTPStatus != 0 {
 		writePlain(w, inj.HTTPStatus, http.StatusText(inj.HTTPStatus)+"\n")
 		return
@@ -377,13 +379,23 @@ type call struct {
 	commit   bool     // a write happened (the session callnum is stored)
 	inMulti  bool
 	loginErr error
+	// elemFaults are the injected faults of multicall elements, by index;
+	// elems is what each element ended with, for the call log.
+	elemFaults map[int]*FaultRule
+	elems      []elemOutcome
+}
+
+// elemOutcome is how one multicall element ended.
+type elemOutcome struct {
+	code     int // fault code, 0 for a result
+	injected bool
 }
 
 // handle runs a request under the world lock and publishes its messages
 // after "commit".
-func (h *Hub) handle(r *http.Request, method string, params []any, remote *remoteIdentity, loginErr error) []byte {
+func (h *Hub) handle(r *http.Request, method string, params []any, remote *remoteIdentity, loginErr error, elemFaults map[int]*FaultRule) []byte {
 	h.mu.Lock()
-	c := &call{h: h, method: method, remote: remote, now: time.Now(), loginErr: loginErr}
+	c := &call{h: h, method: method, remote: remote, now: time.Now(), loginErr: loginErr, elemFaults: elemFaults}
 	var callnum *int64
 	result, err := func() (any, error) {
 		sess, cn, err := h.validateSession(r, method)
@@ -426,7 +438,7 @@ func (h *Hub) handle(r *http.Request, method string, params []any, remote *remot
 	if c.user != nil {
 		user = c.user.Name
 	}
-	h.logCall(method, params, user, 200, code, "")
+	h.logCall(method, params, user, 200, code, "", c.elems...)
 	msgs, after := c.msgs, c.after
 	h.mu.Unlock()
 	h.pub.enqueue(msgs)
@@ -463,12 +475,21 @@ func (h *Hub) multiCall(c *call, params []any) (any, error) {
 		return nil, fault(koji.CodeParameterError, "multiCall() argument must be a list")
 	}
 	results := make([]any, 0, len(calls))
-	for _, raw := range calls {
+	for i, raw := range calls {
 		m, _ := raw.(map[string]any)
 		name, _ := m["methodName"].(string)
 		ps, _ := m["params"].([]any)
 		sub := &call{h: h, method: name, user: c.user, sess: c.sess, now: c.now, inMulti: true}
+		inj := c.elemFaults[i]
 		v, err := func() (any, error) {
+			if inj != nil {
+				// An injected fault stands in for the element: it never runs.
+				msg := inj.Message
+				if msg == "" {
+					msg = defaultFaultMessage(inj.Fault)
+				}
+				return nil, fault(inj.Fault, "%s", msg)
+			}
 			if name == "" {
 				return nil, fault(koji.CodeGenericError, "Invalid method: %v", m["methodName"])
 			}
@@ -482,8 +503,10 @@ func (h *Hub) multiCall(c *call, params []any) (any, error) {
 			f := asFault(err)
 			h.counters.fault(f.Code)
 			results = append(results, wire.Struct{{Name: "faultCode", Value: f.Code}, {Name: "faultString", Value: f.Message}})
+			c.elems = append(c.elems, elemOutcome{code: f.Code, injected: inj != nil})
 			continue
 		}
+		c.elems = append(c.elems, elemOutcome{})
 		c.msgs = append(c.msgs, sub.msgs...)
 		c.after = append(c.after, sub.after...)
 		c.commit = c.commit || sub.commit

@@ -2,10 +2,12 @@ package kojihub_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,60 @@ func TestAMQPSink(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("messages seen: %v", seen)
 		}
+	}
+}
+
+// Koji's introspection methods, and createSideTag's checks in the plugin's
+// order (login before the suffix).
+func TestIntrospectionMethodsAndSideTagChecks(t *testing.T) {
+	t.Parallel()
+	h := kojihub.Start(t, kojihub.Options{})
+	anon := h.NewClient(t, "")
+	ctx := ctxT(t)
+	var methods []string
+	if err := anon.Call(ctx, &methods, "system.listMethods"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"system.methodSignature", "system.methodHelp", "createSideTag", "multiCall"} {
+		if !slices.Contains(methods, m) {
+			t.Errorf("system.listMethods lacks %s", m)
+		}
+	}
+	for _, tc := range []struct {
+		method string
+		arg    string
+		want   string
+	}{
+		{"system.methodSignature", "getBuild", "signatures not supported"},
+		{"system.methodHelp", "getBuild", "getBuild(buildInfo, strict=False)"},
+		{"system.methodHelp", "createSideTag", "createSideTag(basetag, debuginfo=False, suffix=None)"},
+		{"system.methodHelp", "noSuchMethod", ""},
+	} {
+		var got string
+		if err := anon.Call(ctx, &got, tc.method, tc.arg); err != nil || got != tc.want {
+			t.Errorf("%s(%s) = %q, %v; want %q", tc.method, tc.arg, got, err, tc.want)
+		}
+	}
+
+	bot := h.NewClient(t, "eln-buildsync")
+	for _, tc := range []struct {
+		name   string
+		c      *koji.Client
+		params []any
+		want   error
+		msg    string
+	}{
+		{"anonymous with a suffix", anon, []any{"eln-build", koji.KW("suffix", "stack")}, koji.ErrActionNotAllowed, ""},
+		{"missing base tag with a suffix", bot, []any{"nope", koji.KW("suffix", "stack")}, koji.ErrGenericError, "No such tagInfo: 'nope'"},
+		{"suffix not allowed", bot, []any{"eln-build", koji.KW("suffix", "stack")}, koji.ErrGenericError, "stack suffix is not allowed for sidetag"},
+	} {
+		err := tc.c.Call(ctx, nil, "createSideTag", tc.params...)
+		var f *koji.Fault
+		if !errors.Is(err, tc.want) || (tc.msg != "" && (!errors.As(err, &f) || f.Message != tc.msg)) {
+			t.Errorf("%s: %v, want %v %q", tc.name, err, tc.want, tc.msg)
+		}
+	}
+	if len(h.SideTags()) != 0 {
+		t.Fatalf("side tags created: %+v", h.SideTags())
 	}
 }

@@ -17,6 +17,17 @@ func init() {
 	register("getAPIVersion", "", func(c *call) (any, error) { return 1, nil })
 	register("getKojiVersion", "", func(c *call) (any, error) { return Version, nil })
 	register("system.listMethods", "", func(c *call) (any, error) { return Methods(), nil })
+	// As Koji's HandlerRegistry: no signatures; help is "name(args)" ("" for
+	// an unknown method).
+	register("system.methodSignature", "method", func(c *call) (any, error) { return "signatures not supported", nil })
+	register("system.methodHelp", "method", func(c *call) (any, error) {
+		name, _ := c.raw("method").(string)
+		m, ok := methods[name]
+		if !ok {
+			return "", nil
+		}
+		return name + "(" + m.sig + ")", nil
+	})
 	register("getLastEvent", "before=None, strict=True", func(c *call) (any, error) {
 		w := c.h.w
 		return wire.Struct{{Name: "id", Value: w.lastEvent}, {Name: "ts", Value: tts(w.lastEventTS)}}, nil
@@ -441,16 +452,17 @@ func listTagged(c *call) (any, error) {
 
 func createSideTag(c *call) (any, error) {
 	h, w := c.h, c.h.w
-	suffix, _ := c.str("suffix")
-	if suffix != "" {
-		return nil, fault(koji.CodeGenericError, "%s suffix is not allowed for sidetag", suffix)
-	}
+	// The plugin's order: login, the base tag, then the suffix (no suffix
+	// is allowed here: allowed_suffixes is empty).
 	if err := c.assertLogin(); err != nil {
 		return nil, err
 	}
 	base := w.lookupTag(c.raw("basetag"))
 	if base == nil {
 		return nil, noSuchTag(c.raw("basetag"))
+	}
+	if suffix, _ := c.str("suffix"); suffix != "" {
+		return nil, fault(koji.CodeGenericError, "%s suffix is not allowed for sidetag", suffix)
 	}
 	owned := 0
 	for _, t := range w.tags {

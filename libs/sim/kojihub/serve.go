@@ -3,25 +3,28 @@ package kojihub
 import (
 	"context"
 	"fmt"
-	"github.com/fedora-eln/ebs/libs/koji"
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/fedora-eln/ebs/libs/koji"
 )
 
 // ServeConfig configures a standalone simulator (cmd/kojisim).
 type ServeConfig struct {
 	Listen       string // host:port
 	ScenarioFile string // YAML (see ScenarioFile); optional
-	Packages     int    // overrides the file's world.packages when > 0
-	Seed         uint64 // overrides the file's seed when > 0
+	// Packages, Seed and Lossy override the file's world.packages, seed
+	// and lossy when set (nil: the file's value), zero included.
+	Packages     *int
+	Seed         *uint64
 	TLS          bool
 	TLSHosts     []string // extra host names of the server certificate (TLS)
 	PKIDir       string   // where CA and client certificates are written (TLS)
 	ClientUsers  []string
 	AMQPURL      string // publish messages to this broker's amq.topic
 	TopicPrefix  string
-	Lossy        float64 // overrides the file's lossy when > 0
+	Lossy        *float64
 	BotUser      string
 	SideTagLimit int
 }
@@ -38,14 +41,14 @@ func Serve(ctx context.Context, cfg ServeConfig, log *slog.Logger, ready func(ur
 		file = f
 	}
 	opts := file.Options()
-	if cfg.Packages > 0 {
-		opts.Packages = cfg.Packages
+	if cfg.Packages != nil {
+		opts.Packages = *cfg.Packages
 	}
-	if cfg.Seed > 0 {
-		opts.Seed = cfg.Seed
+	if cfg.Seed != nil {
+		opts.Seed = *cfg.Seed
 	}
-	if cfg.Lossy > 0 {
-		opts.Lossy = cfg.Lossy
+	if cfg.Lossy != nil {
+		opts.Lossy = *cfg.Lossy
 	}
 	opts.TopicPrefix, opts.BotUser, opts.SideTagLimit, opts.Logger = cfg.TopicPrefix, cfg.BotUser, cfg.SideTagLimit, log
 	if cfg.AMQPURL != "" {

@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("batcher: configuration: %w", err)
 	}
-	hub, err := cfg.Koji.Hub(ctx, log)
+	hub, err := cfg.Koji.Hub(ctx, log, admin.Registry)
 	if err != nil {
 		return err
 	}

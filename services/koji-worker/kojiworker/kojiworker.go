@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	hub, err := cfg.Koji.Hub(ctx, log)
+	hub, err := cfg.Koji.Hub(ctx, log, admin.Registry)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fedora-eln/ebs/libs/koji"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // KojiClientReader reads status.json's data through libs/koji with raw
@@ -80,12 +81,17 @@ func (k KojiClientReader) ListTags(ctx context.Context, buildID int64) ([]string
 }
 
 // defaultKojiReader returns an anonymous Koji reader for hubURL, or nil
-// when none is configured (status.json then stays 503).
-func defaultKojiReader(hubURL string) (KojiReader, error) {
+// when none is configured (status.json then stays 503). Its client exports
+// the ebs_koji_client_* metrics on reg.
+func defaultKojiReader(hubURL string, reg prometheus.Registerer) (KojiReader, error) {
 	if hubURL == "" {
 		return nil, nil
 	}
-	c, err := koji.New(koji.Options{URL: hubURL})
+	m, err := koji.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := koji.New(koji.Options{URL: hubURL, Metrics: m})
 	if err != nil {
 		return nil, fmt.Errorf("koji client for %s: %w", hubURL, err)
 	}

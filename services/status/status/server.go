@@ -349,7 +349,7 @@ func (s *Server) startStatusJSON(ctx context.Context) {
 	koji := s.cfg.Koji
 	if koji == nil {
 		var err error
-		if koji, err = defaultKojiReader(s.cfg.KojiHubURL); err != nil {
+		if koji, err = defaultKojiReader(s.cfg.KojiHubURL, s.admin.Registry); err != nil {
 			s.log.Error("/status.json stays 503: no Koji client", "error", err)
 			return
 		}

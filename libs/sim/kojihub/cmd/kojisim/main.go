@@ -23,6 +23,11 @@ Usage:
   kojisim [flags]
   kojisim healthcheck [-url URL] [-ca FILE]   exit 0 when a running hub answers
 
+Example: 2,000 generated packages, the outcomes and faults of a scenario
+file (its world.packages and lossy overridden), messages to RabbitMQ:
+  kojisim -listen 127.0.0.1:8081 -scenario scenario.yaml -packages 2000 \
+      -seed 42 -lossy 0 -amqp amqp://guest:guest@127.0.0.1:5672/
+
 It serves POST <url>/kojihub (and /kojihub/ssllogin) with Koji's methods,
 signatures, faults and states, and publishes buildsys.* messages the way
 Fedora's koji-fedoramessaging plugin does.
@@ -72,6 +77,13 @@ The scenario file (-scenario FILE, YAML)
     - {method: "*", rate: 0.01, expire_session: true}  # AuthExpired
   lossy: 0.1                 # drop 10% of messages (polling fallbacks)
 
+  Fault rules naming a method also match it inside multiCall (ebs sends
+  build and tagBuild that way): a fault rule faults just that element, the
+  others run; an http_status, latency or expire_session rule applies to the
+  whole multiCall request when any element matches (after_call: the calls
+  run and commit, then the answer is lost). "*" matches each HTTP request
+  once, a multiCall as a whole.
+
   Outcomes: succeed, fail (a buildArch fails with BuildError, the build is
   FAILED), hang, srpm-fail, nvr-exists. Durations are real time.
 
@@ -82,33 +94,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		os.Exit(healthcheck(os.Args[2:]))
 	}
-	var cfg kojihub.ServeConfig
-	var users, level, hosts string
-	fs := flag.NewFlagSet("kojisim", flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8081", "address to listen on")
-	fs.StringVar(&cfg.ScenarioFile, "scenario", "", "YAML scenario file (world, outcomes, faults)")
-	fs.IntVar(&cfg.Packages, "packages", 0, "generate this many packages (overrides world.packages)")
-	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for the world and scenario (overrides the file's seed)")
-	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS and require client certificates for login")
-	fs.StringVar(&hosts, "tls-hosts", "", "with -tls: extra comma-separated host names for the server certificate (e.g. kojisim)")
-	fs.StringVar(&cfg.PKIDir, "pki-dir", "", "with -tls: write ca.pem and <user>.pem client certificates here")
-	fs.StringVar(&users, "client-users", "eln-buildsync", "with -tls: comma-separated users to issue client certificates for")
-	fs.StringVar(&cfg.AMQPURL, "amqp", "", "publish buildsys.* messages to this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/)")
-	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "org.fedoraproject.prod", "topic prefix of published messages")
-	fs.Float64Var(&cfg.Lossy, "lossy", 0, "drop this fraction of messages (overrides the file's lossy)")
-	fs.StringVar(&cfg.BotUser, "bot-user", "eln-buildsync", "name of the ebs bot user")
-	fs.IntVar(&cfg.SideTagLimit, "side-tag-limit", 10, "side tags per user")
-	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
-	_ = fs.Parse(os.Args[1:])
-	if users != "" {
-		cfg.ClientUsers = strings.Split(users, ",")
-	}
-	if hosts != "" {
-		cfg.TLSHosts = strings.Split(hosts, ",")
+	cfg, level, err := parseFlags(os.Args[1:], flag.ExitOnError)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kojisim:", err)
+		os.Exit(2)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -122,6 +111,58 @@ func main() {
 		log.Error("kojisim failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// parseFlags reads kojisim's flags. -packages, -seed and -lossy override
+// the scenario file only when given, so "-lossy 0" turns a file's lossy off.
+func parseFlags(args []string, onError flag.ErrorHandling) (kojihub.ServeConfig, string, error) {
+	var cfg kojihub.ServeConfig
+	var users, level, hosts string
+	var packages int
+	var seed uint64
+	var lossy float64
+	fs := flag.NewFlagSet("kojisim", onError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8081", "address to listen on")
+	fs.StringVar(&cfg.ScenarioFile, "scenario", "", "YAML scenario file (world, outcomes, faults)")
+	fs.IntVar(&packages, "packages", 0, "generate this many packages (overrides world.packages when given)")
+	fs.Uint64Var(&seed, "seed", 0, "seed for the world and scenario (overrides the file's seed when given)")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS and require client certificates for login")
+	fs.StringVar(&hosts, "tls-hosts", "", "with -tls: extra comma-separated host names for the server certificate (e.g. kojisim)")
+	fs.StringVar(&cfg.PKIDir, "pki-dir", "", "with -tls: write ca.pem and <user>.pem client certificates here")
+	fs.StringVar(&users, "client-users", "eln-buildsync", "with -tls: comma-separated users to issue client certificates for")
+	fs.StringVar(&cfg.AMQPURL, "amqp", "", "publish buildsys.* messages to this RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672/)")
+	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "org.fedoraproject.prod", "topic prefix of published messages")
+	fs.Float64Var(&lossy, "lossy", 0, "drop this fraction of messages (overrides the file's lossy when given)")
+	fs.StringVar(&cfg.BotUser, "bot-user", "eln-buildsync", "name of the ebs bot user")
+	fs.IntVar(&cfg.SideTagLimit, "side-tag-limit", 10, "side tags per user")
+	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", err
+	}
+	if fs.NArg() > 0 {
+		return cfg, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "packages":
+			cfg.Packages = &packages
+		case "seed":
+			cfg.Seed = &seed
+		case "lossy":
+			cfg.Lossy = &lossy
+		}
+	})
+	if users != "" {
+		cfg.ClientUsers = strings.Split(users, ",")
+	}
+	if hosts != "" {
+		cfg.TLSHosts = strings.Split(hosts, ",")
+	}
+	return cfg, level, nil
 }
 
 // healthcheck calls getAPIVersion on a running simulator (container health

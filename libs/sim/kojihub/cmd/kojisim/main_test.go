@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -39,18 +42,60 @@ func TestHelpDocumentsWorldAndScenario(t *testing.T) {
 			t.Fatalf("kojisim --help: %v\n%s", err, out)
 		}
 	}
-	for _, want := range []string{"The world", "The scenario file", "outcome: fail, times: 2", "-scenario", "-packages", "-tls", "-amqp", "lossy", "faults:"} {
+	for _, want := range []string{"The world", "The scenario file", "outcome: fail, times: 2", "-scenario", "-packages", "-tls", "-amqp", "lossy", "faults:",
+		"kojisim -listen 127.0.0.1:8081 -scenario scenario.yaml -packages 2000", "inside multiCall"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("--help lacks %q:\n%s", want, out)
 		}
 	}
 }
 
-// kojisim serves a world from the example scenario file.
+// -packages, -seed and -lossy are overrides only when given, 0 included.
+func TestParseFlagsOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		args                  string
+		packages, seed, lossy string // "" for not set
+	}{
+		{"-listen 127.0.0.1:0", "", "", ""},
+		{"-packages 0 -seed 0 -lossy 0", "0", "0", "0"},
+		{"-packages 20 -lossy 0.5", "20", "", "0.5"},
+	} {
+		cfg, level, err := parseFlags(strings.Fields(tc.args), flag.ContinueOnError)
+		if err != nil || level != "info" {
+			t.Fatalf("%s: level %q, %v", tc.args, level, err)
+		}
+		str := func(p any) string {
+			switch v := p.(type) {
+			case *int:
+				if v != nil {
+					return fmt.Sprint(*v)
+				}
+			case *uint64:
+				if v != nil {
+					return fmt.Sprint(*v)
+				}
+			case *float64:
+				if v != nil {
+					return fmt.Sprint(*v)
+				}
+			}
+			return ""
+		}
+		if got := [3]string{str(cfg.Packages), str(cfg.Seed), str(cfg.Lossy)}; got != [3]string{tc.packages, tc.seed, tc.lossy} {
+			t.Errorf("%s: packages, seed, lossy = %q", tc.args, got)
+		}
+	}
+	if _, _, err := parseFlags([]string{"-packages", "x"}, flag.ContinueOnError); err == nil {
+		t.Error("-packages x accepted")
+	}
+}
+
+// kojisim serves the world, outcomes and faults of the example scenario
+// file, with -packages overriding its world size.
 func TestServesScenarioFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := command(ctx, "-listen 127.0.0.1:0 -scenario ../../testdata/scenario.yaml -packages 50")
+	cmd := command(ctx, "-listen 127.0.0.1:0 -scenario ../../testdata/scenario.yaml -packages 50 -lossy 0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +105,11 @@ func TestServesScenarioFile(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`url=(\S+)`)
-	var url string
+	re := regexp.MustCompile(`url=(\S+) packages=(\d+) seed=(\d+)`)
+	var url, packages, seed string
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			url = m[1]
+			url, packages, seed = m[1], m[2], m[3]
 			break
 		}
 	}
@@ -75,17 +120,71 @@ func TestServesScenarioFile(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
-	c, err := koji.New(koji.Options{URL: url})
+	// The world: 50 generated packages (the file says 300), the file's seed.
+	if packages != "50" || seed != "7" {
+		t.Fatalf("kojisim world: packages=%s seed=%s, want 50 and the file's 7", packages, seed)
+	}
+	anon, err := koji.New(koji.Options{URL: url, RetryBudget: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := c.GetBuildTarget(ctx, "eln")
+	tg, err := anon.GetBuildTarget(ctx, "eln")
 	if err != nil || tg == nil || tg.DestTagName != "eln" {
 		t.Fatalf("getBuildTarget = %+v, %v", tg, err)
 	}
-	b, err := c.GetBuild(ctx, "bash", false)
-	if err != nil || b != nil {
-		t.Fatalf("getBuild(bash) = %+v, %v", b, err)
+	rawhide, err := anon.ListTagged(ctx, "f45", koji.ListTaggedOpts{Latest: true})
+	if err != nil || len(rawhide) < 45 || len(rawhide) > 50 {
+		t.Fatalf("f45 holds %d builds (%v), want about 50", len(rawhide), err)
+	}
+	nvrs := map[string]string{}
+	for _, b := range rawhide {
+		nvrs[b.Name] = b.NVR
+	}
+	// The file's faults: the first multiCall gets ServerOffline.
+	var f *koji.Fault
+	if _, err := anon.GetBuilds(ctx, []any{rawhide[0].NVR}, true); !errors.As(err, &f) || f.Code != koji.CodeServerOffline {
+		t.Fatalf("first multicall: %v, want the scripted ServerOffline", err)
+	}
+	if res, err := anon.GetBuilds(ctx, []any{rawhide[0].NVR}, true); err != nil || res[0].Err != nil {
+		t.Fatalf("second multicall: %+v, %v", res, err)
+	}
+	// The file's outcomes: bash nvr-exists, gcc fails (twice); an unlisted
+	// package succeeds.
+	c, err := koji.New(koji.Options{URL: url, Auth: koji.SSLAuth{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pkg     string
+		state   koji.TaskState
+		message string
+	}{
+		{"bash", koji.TaskFailed, "Build already exists"},
+		{"gcc", koji.TaskFailed, "BuildError"},
+		{"coreutils", koji.TaskClosed, ""},
+	} {
+		b, err := anon.GetBuild(ctx, nvrs[tc.pkg], true)
+		if err != nil || b.SCMURL() == "" {
+			t.Fatalf("Rawhide build of %s: %+v, %v", tc.pkg, b, err)
+		}
+		id, err := c.Build(ctx, koji.BuildRequest{Source: b.SCMURL(), Target: "eln"})
+		if err != nil {
+			t.Fatalf("build %s: %v", tc.pkg, err)
+		}
+		var ti *koji.Task
+		for ti == nil || !ti.State.Finished() {
+			if ctx.Err() != nil {
+				t.Fatalf("build %s did not finish", tc.pkg)
+			}
+			time.Sleep(5 * time.Millisecond)
+			if ti, err = c.GetTaskInfo(ctx, id, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = c.GetTaskResult(ctx, id)
+		if ti.State != tc.state || (tc.message == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.message)) {
+			t.Errorf("build %s: task %v, result %v; want %v %q", tc.pkg, ti.State, err, tc.state, tc.message)
+		}
 	}
 }
 
