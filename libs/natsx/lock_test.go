@@ -141,9 +141,19 @@ func TestLockStaleHolderCannotRenewOrRelease(t *testing.T) {
 	a.StopRenewing()
 	actx, cancel := context.WithTimeout(ctx, 10*ttl)
 	defer cancel()
-	b, err := natsx.Acquire(actx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: ttl})
+	// b's lease is longer: this test is about what the stale holder a can
+	// do, and b must not lose its own lease to a loaded machine's scheduling
+	// while it is checked.
+	b, err := natsx.Acquire(actx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: 5 * ttl})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// a's lease ran out before b could take it; a has been told (its own
+	// clock gives up at TTL-Renew, before the server expires the key).
+	select {
+	case <-a.Lost():
+	case <-time.After(5 * ttl):
+		t.Fatal("b holds the lock but a was never told it lost it")
 	}
 	if err := a.ForceRenew(); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		t.Fatalf("stale renew: want revision mismatch, got %v", err)
