@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/fedmsg"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
@@ -22,14 +21,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.OutboundTopic != "" && cfg.OutboundURL == "" {
 		return errors.New("bridge: --outbound-topic needs --amqp-url or --outbound-amqp-url")
 	}
-	if cfg.Config != "" {
-		// The same start-up check as every service; the bridge itself needs
-		// nothing from the configuration.
-		c, err := config.Load(ctx, cfg.Config)
-		if err != nil {
-			return err
-		}
-		log.Info("configuration valid", "source", c.Source, "digest", c.Digest[:12])
+	// The same start-up check as every service; the bridge itself needs
+	// nothing from the configuration.
+	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
+		return err
 	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
