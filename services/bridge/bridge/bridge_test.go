@@ -396,13 +396,16 @@ func TestOutboundCompletions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"}, OutboundTopic: topic, OutboundURL: amqpURL()})
+	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"}, OutboundTopic: topic, OutboundURL: amqpURL(),
+		StatusURL: "https://ebs.example.org/"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ev := &ebsv1.BatchCompleted{BatchId: "batch-42", Result: ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED, BuildSideTag: "eln-build-side-7",
+	ev := &ebsv1.BatchCompleted{BatchId: "batch-42", Result: ebsv1.BatchResult_BATCH_RESULT_PARTIAL, BuildSideTag: "eln-build-side-7",
 		CompletedAt: timestamppb.New(time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)),
-		Outcomes:    []*ebsv1.PackageOutcome{{Component: "bash", Nvr: "bash-5.3-1.eln150"}}}
-	want, err := bridge.CompletionMessage(topic, ev, time.Now())
+		Outcomes: []*ebsv1.PackageOutcome{{Component: "bash", Nvr: "bash-5.3-1.eln150", State: ebsv1.PackageState_PACKAGE_STATE_BUILT},
+			{Component: "zsh", State: ebsv1.PackageState_PACKAGE_STATE_FAILED}},
+		Updates: []*ebsv1.BodhiUpdateRef{{Alias: "FEDORA-2026-1", Url: "https://bodhi.example/updates/FEDORA-2026-1"}}}
+	want, err := bridge.CompletionMessage(topic, ev, "https://ebs.example.org/", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,8 +421,11 @@ func TestOutboundCompletions(t *testing.T) {
 			if m.Topic != topic || m.ID != want.ID || d.ContentType != "application/json" || m.Headers[fedmsg.HeaderSeverity] != int32(20) {
 				t.Fatalf("delivery %+v", m)
 			}
-			var body map[string]any
-			if err := json.Unmarshal(m.Body, &body); err != nil || body["batch_id"] != "batch-42" || body["build_side_tag"] != "eln-build-side-7" {
+			var body bridge.CompletionSummary
+			if err := json.Unmarshal(m.Body, &body); err != nil || body.BatchID != "batch-42" || body.Result != "partial" ||
+				body.Counts["built"] != 1 || body.Counts["failed"] != 1 || len(body.Failed) != 1 || body.Failed[0] != "zsh" ||
+				len(body.Updates) != 1 || body.Updates[0].Alias != "FEDORA-2026-1" ||
+				body.BatchURL != "https://ebs.example.org/v1/batches/batch-42" {
 				t.Fatalf("body %s %v", m.Body, err)
 			}
 		case <-ctx.Done():

@@ -55,6 +55,10 @@ type Config struct {
 	// OutboundURL is the broker for outbound messages (default AMQPURL, with
 	// the same TLS files).
 	OutboundURL string
+	// StatusURL is the status service's public base URL, e.g.
+	// https://ebs.example.org; completion messages then link the batch's
+	// full record ("" = no links).
+	StatusURL string
 
 	// Replay, when set, imports the recorded messages of this file into
 	// FEDMSG and exits instead of running the service.
@@ -80,6 +84,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.DurationVar(fs, &c.ReconnectMax, "reconnect-max", "EBS_RECONNECT_MAX", 30*time.Second, "longest reconnect / JetStream back-off delay")
 	lifecycle.StringVar(fs, &c.OutboundTopic, "outbound-topic", "EBS_OUTBOUND_TOPIC", "", `publish batch completions under this topic, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete ("" = off)`)
 	lifecycle.StringVar(fs, &c.OutboundURL, "outbound-amqp-url", "EBS_OUTBOUND_AMQP_URL", "", "broker for outbound messages (default --amqp-url)")
+	lifecycle.StringVar(fs, &c.StatusURL, "status-url", "EBS_STATUS_URL", "", "public base URL of the status service; completion messages link the batch's full record there")
 	lifecycle.StringVar(fs, &c.Replay, "replay", "EBS_REPLAY", "", "import recorded messages (JSON lines, datagrepper shape) from FILE into FEDMSG and exit")
 }
 
@@ -101,6 +106,7 @@ func (c Config) withDefaults() Config {
 		&c.AMQPURL: "EBS_AMQP_URL", &c.AMQPCA: "EBS_AMQP_CA", &c.AMQPCert: "EBS_AMQP_CERT", &c.AMQPKey: "EBS_AMQP_KEY",
 		&c.Exchange: "EBS_AMQP_EXCHANGE", &c.Queue: "EBS_AMQP_QUEUE", &c.routingKeys: "EBS_AMQP_ROUTING_KEYS",
 		&c.TopicPrefix: "EBS_TOPIC_PREFIX", &c.OutboundTopic: "EBS_OUTBOUND_TOPIC", &c.OutboundURL: "EBS_OUTBOUND_AMQP_URL",
+		&c.StatusURL: "EBS_STATUS_URL",
 	} {
 		if *p == "" {
 			*p = os.Getenv(env)

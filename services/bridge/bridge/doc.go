@@ -16,8 +16,31 @@
 // EXTERNAL like Fedora's public broker.
 //
 // Outbound (off unless --outbound-topic is set), every ebs.batch.completed
-// is published to the bus as a Fedora message whose body is the
-// BatchCompleted event in JSON, with a message id derived from the batch id.
+// is published to the bus as a Fedora message (schema base.message,
+// severity INFO, a message id derived from the batch id so a re-sent
+// completion can be de-duplicated). The full BatchCompleted of a mass
+// rebuild is several MiB, so the body is a bounded summary
+// (CompletionSummary), well under 1 MiB whatever the batch's size:
+//
+//	{
+//	  "batch_id": "20260610-120000-abcd",
+//	  "result": "partial",                  // succeeded, partial, failed, empty
+//	  "error": "...",                       // failed batches only, at most 4 KiB
+//	  "started_at": "2026-06-10T12:00:00Z",
+//	  "completed_at": "2026-06-11T03:30:00Z",
+//	  "scratch": false,
+//	  "packages": 10000,
+//	  "counts": {"built": 9630, "failed": 300, "timed_out": 50, "skipped_denylisted": 20},
+//	  "updates": [{"alias": "FEDORA-2026-...", "url": "https://bodhi.fedoraproject.org/updates/FEDORA-2026-..."}],
+//	  "updates_truncated": false,           // more than 200 updates
+//	  "failed": ["pkg-a", "pkg-b"],         // failed or timed out, the first 200
+//	  "failed_truncated": true,
+//	  "status_url": "https://ebs.example.org/status.html",
+//	  "batch_url": "https://ebs.example.org/v1/batches/20260610-120000-abcd"
+//	}
+//
+// status_url and batch_url (the full record: every package's outcome) are
+// present when --status-url gives the status service's public URL.
 //
 // --replay FILE imports recorded messages (JSON lines in the datagrepper or
 // fedora-messaging shape) into FEDMSG and exits.
@@ -32,7 +55,8 @@
 // -amqp-prefetch (EBS_AMQP_PREFETCH), -topic-prefix (EBS_TOPIC_PREFIX),
 // -reconnect-min (EBS_RECONNECT_MIN), -reconnect-max (EBS_RECONNECT_MAX),
 // -outbound-topic (EBS_OUTBOUND_TOPIC), -outbound-amqp-url
-// (EBS_OUTBOUND_AMQP_URL), -replay (EBS_REPLAY). The bridge holds no
+// (EBS_OUTBOUND_AMQP_URL), -status-url (EBS_STATUS_URL), -replay
+// (EBS_REPLAY). The bridge holds no
 // secrets: the broker authenticates its client certificate (files).
 // Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
 // -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
