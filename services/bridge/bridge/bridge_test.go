@@ -218,6 +218,48 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// A durable queue without a stable name stops the start-up (NATS is
+// unreachable on purpose: the check comes first).
+func TestRunRefusesDurableQueueWithoutName(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := bridge.Config{Common: lifecycle.Common{NATSURL: "nats://127.0.0.1:1", AdminAddr: "off"}, AMQPURL: amqpURL()}
+	if err := bridge.Run(ctx, cfg, lifecycle.Discard()); err == nil || !strings.Contains(err.Error(), "--amqp-queue") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// A transient queue without a name is server-named, exclusive and
+// auto-deleted, and consumes like any other.
+func TestTransientQueue(t *testing.T) {
+	t.Parallel()
+	srv, conn := startNATS(t)
+	prefix := "org.ebstest." + fedmsg.NewID()[:8]
+	sink, err := fedmsgsim.DialAMQP(amqpURL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	sim := fedmsgsim.New(sink, prefix)
+	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"},
+		AMQPURL: amqpURL(), QueueTransient: true, RoutingKeys: testBindings(prefix), TopicPrefix: prefix})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Messages published before the queue is bound are not routed: publish
+	// until one arrives.
+	for i := 0; streamMsgs(t, conn.JS, natsx.StreamFedmsg) == 0; i++ {
+		if _, err := sim.TagBuild(ctx, "f45", fmt.Sprintf("pkg%d-1.0-1.fc45", i), int64(i+1), "bot"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("nothing consumed from the transient queue")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 type runningBridge struct {
 	cancel context.CancelFunc
 	done   chan error

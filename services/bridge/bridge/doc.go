@@ -15,6 +15,16 @@
 // re-declared and consumption resumes. TLS client certificates use SASL
 // EXTERNAL like Fedora's public broker.
 //
+// The queue is durable unless --amqp-queue-transient, and a durable queue
+// has the same name at every start, so what is published during a restart
+// waits in it and no orphaned queue is left bound: --amqp-queue, else the
+// client certificate's user (Fedora's convention for an application's
+// queue). Without either, or with Fedora's shared public certificate (user
+// "fedora", where the queue must be a UUID unique to the deployment), the
+// bridge refuses to start and says so. A transient queue is exclusive and
+// auto-deleted (server-named without --amqp-queue): messages sent while the
+// bridge is down are lost.
+//
 // Outbound (off unless --outbound-topic is set), every ebs.batch.completed
 // is published to the bus as a Fedora message (schema base.message,
 // severity INFO, a message id derived from the batch id so a re-sent

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/fedora-eln/ebs/libs/fedmsg"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
@@ -20,6 +19,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("component", Name)
 	if cfg.OutboundTopic != "" && cfg.OutboundURL == "" {
 		return errors.New("bridge: --outbound-topic needs --amqp-url or --outbound-amqp-url")
+	}
+	queue, why := "", ""
+	if cfg.AMQPURL != "" && cfg.Replay == "" {
+		var err error
+		if queue, why, err = cfg.ResolveQueue(); err != nil {
+			return err
+		}
 	}
 	// The same start-up check as every service; the bridge itself needs
 	// nothing from the configuration.
@@ -54,10 +60,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		})
 	}
 	if cfg.AMQPURL != "" {
-		queue := cfg.Queue
-		if queue == "" && !cfg.QueueTransient {
-			queue = "ebs-bridge-" + fedmsg.NewID()
-			log.Warn("no --amqp-queue: consuming a new durable queue; set --amqp-queue to keep the subscription across restarts", "queue", queue)
+		if cfg.QueueTransient {
+			log.Warn("transient queue: messages sent while the bridge is down are lost", "queue", queue, "named_by", why)
+		} else {
+			log.Info("durable queue", "queue", queue, "named_by", why)
 		}
 		run("inbound", func(ctx context.Context) error { return b.ConsumeAMQP(ctx, queue) })
 	} else {
