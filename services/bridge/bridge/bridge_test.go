@@ -171,7 +171,7 @@ func TestStoreAndDeadLetters(t *testing.T) {
 		testutil.ToFloat64(m.DeadLetters.WithLabelValues("not_json")) != 4 || testutil.ToFloat64(m.DeadLetters.WithLabelValues("no_message_id")) != 2 {
 		t.Fatal("metrics do not match")
 	}
-	if n, err := testutil.GatherAndCount(reg, "ebs_bridge_dead_letters_total"); err != nil || n != 5 {
+	if n, err := testutil.GatherAndCount(reg, "ebs_bridge_dead_letters_total"); err != nil || n != 6 {
 		t.Fatalf("registered %d %v", n, err)
 	}
 }
@@ -184,7 +184,9 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// --replay imports JSON lines into FEDMSG and exits; a second replay is all duplicates.
+// --replay imports JSON lines into FEDMSG and exits; a second replay is all
+// duplicates. Unreadable lines are dead-lettered with their line number and
+// the import goes on past them.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	srv, conn := startNATS(t)
@@ -193,7 +195,19 @@ func TestReplay(t *testing.T) {
 	if err := fedmsgsim.WriteRecorded(&buf, append(fedmsgsim.Samples(""), fedmsgsim.Malformed("")[:3]...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+	lines := strings.SplitAfter(buf.String(), "\n")
+	// Lines 3, 6 and 9 of the file cannot be read; good lines follow each.
+	bad := map[int]string{3: "{nope\n", 6: `{"id": "cut-short", "topic": "org.fedoraproject.prod.buildsys.tag", "bo` + "\n", 9: `{"id": "x", "topic": 42}` + "\n"}
+	var text strings.Builder
+	for n, i := 1, 0; i < len(lines) || bad[n] != ""; n++ {
+		if b := bad[n]; b != "" {
+			text.WriteString(b)
+			continue
+		}
+		text.WriteString(lines[i])
+		i++
+	}
+	if err := os.WriteFile(file, []byte(text.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -205,13 +219,32 @@ func TestReplay(t *testing.T) {
 	if n := streamMsgs(t, conn.JS, natsx.StreamFedmsg); n != 6 {
 		t.Fatalf("FEDMSG holds %d after replay", n)
 	}
-	if dls := deadLetters(t, conn.JS); len(dls) != 3 {
+	dls := deadLetters(t, conn.JS)
+	if len(dls) != 6 {
 		t.Fatalf("%d dead letters", len(dls))
+	}
+	malformed := map[string]bool{}
+	for _, dl := range dls {
+		if strings.HasPrefix(dl.Id, "replay-") {
+			if dl.Stream != "replay" || len(dl.Payload) == 0 || !strings.HasPrefix(dl.Reason, "malformed_record: line "+dl.Headers["line"]+": ") {
+				t.Errorf("dead letter %v", dl)
+			}
+			malformed[dl.Headers["line"]] = true
+		}
+	}
+	if len(malformed) != 3 || !malformed["3"] || !malformed["6"] || !malformed["9"] {
+		t.Fatalf("malformed lines dead-lettered: %v", malformed)
 	}
 	b := bridge.New(conn.JS, bridge.Config{}, lifecycle.Discard(), nil)
 	st, err := b.ReplayFile(ctx, file)
-	if err != nil || st.Stored != 0 || st.Duplicates != 6 || st.DeadLettered != 3 {
+	if err != nil || st.Stored != 0 || st.Duplicates != 6 || st.DeadLettered != 6 {
 		t.Fatalf("second replay %+v %v", st, err)
+	}
+	if n := len(deadLetters(t, conn.JS)); n != 6 {
+		t.Fatalf("%d dead letters after the second replay, want the same 6", n)
+	}
+	if got := testutil.ToFloat64(b.Metrics().DeadLetters.WithLabelValues("malformed_record")); got != 3 {
+		t.Fatalf("malformed_record dead letters counted %v, want 3", got)
 	}
 	if _, err := b.ReplayFile(ctx, filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("missing file accepted")

@@ -53,7 +53,10 @@
 // present when --status-url gives the status service's public URL.
 //
 // --replay FILE imports recorded messages (JSON lines in the datagrepper or
-// fedora-messaging shape) into FEDMSG and exits.
+// fedora-messaging shape) into FEDMSG and exits. A line that cannot be read
+// (not JSON, truncated, the wrong shape) becomes a dead letter (reason
+// malformed_record, with its line number; id "replay-<hash of line and
+// text>") and the import goes on with the next line.
 //
 // # Configuration
 //
