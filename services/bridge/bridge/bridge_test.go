@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,6 +297,43 @@ func TestTransientQueue(t *testing.T) {
 	}
 }
 
+// freeAddr returns a loopback address with a port free at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrapeCounter reads one sample (name with its labels, as exposed) from
+// the admin server's /metrics.
+func scrapeCounter(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", sample)
+	return 0
+}
+
 type runningBridge struct {
 	cancel context.CancelFunc
 	done   chan error
@@ -347,8 +388,9 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 	}
 	defer proxy.Close()
 	viaProxy, _ := proxy.URL(amqpURL())
+	admin := freeAddr(t)
 	cfg := bridge.Config{
-		Common:  lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"},
+		Common:  lifecycle.Common{NATSURL: srv.URL(), AdminAddr: admin},
 		AMQPURL: viaProxy, Queue: queue, RoutingKeys: testBindings(prefix), TopicPrefix: prefix, Prefetch: 10,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
 	}
@@ -419,6 +461,10 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	srv.Restart()
 	waitFor(t, "260 messages after the outage", 30*time.Second, func() bool { return fedmsgCount() == 260 })
+	// They got there by nack and requeue, not by waiting out the outage.
+	if n := scrapeCounter(t, admin, `ebs_bridge_messages_total{outcome="nacked",source="amqp"}`); n <= 0 {
+		t.Fatalf("no delivery was nacked during the JetStream outage (ebs_bridge_messages_total nacked = %v)", n)
+	}
 
 	// Duplicates (same message ids) are stored once.
 	for _, m := range sim.Sent()[:10] {
