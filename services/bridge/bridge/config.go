@@ -53,8 +53,12 @@ type Config struct {
 	// back-off (defaults 1 s and 30 s).
 	ReconnectMin, ReconnectMax time.Duration
 
-	// OutboundTopic enables publishing ebs.batch.completed to the bus under
-	// this topic, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete.
+	// Outbound enables publishing ebs.batch.completed to the bus under
+	// OutboundTopic, by default TopicPrefix + OutboundTopicSuffix.
+	Outbound bool
+	// OutboundTopic is the topic of batch completions, e.g.
+	// org.fedoraproject.prod.eln.buildsync.batch.complete; set alone, it
+	// also enables outbound.
 	OutboundTopic string
 	// OutboundURL is the broker for outbound messages (default AMQPURL, with
 	// the same TLS files).
@@ -86,11 +90,16 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	lifecycle.StringVar(fs, &c.TopicPrefix, "topic-prefix", "EBS_TOPIC_PREFIX", fedmsg.PrefixProd, "environment prefix removed from topics for FEDMSG subjects")
 	lifecycle.DurationVar(fs, &c.ReconnectMin, "reconnect-min", "EBS_RECONNECT_MIN", time.Second, "first reconnect / JetStream back-off delay")
 	lifecycle.DurationVar(fs, &c.ReconnectMax, "reconnect-max", "EBS_RECONNECT_MAX", 30*time.Second, "longest reconnect / JetStream back-off delay")
-	lifecycle.StringVar(fs, &c.OutboundTopic, "outbound-topic", "EBS_OUTBOUND_TOPIC", "", `publish batch completions under this topic, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete ("" = off)`)
+	lifecycle.BoolVar(fs, &c.Outbound, "outbound", "EBS_OUTBOUND", false, "publish batch completions to the bus under --outbound-topic, by default <topic-prefix>"+OutboundTopicSuffix)
+	lifecycle.StringVar(fs, &c.OutboundTopic, "outbound-topic", "EBS_OUTBOUND_TOPIC", "", `topic of batch completions, e.g. org.fedoraproject.prod.eln.buildsync.batch.complete; set alone it also enables --outbound ("" and no --outbound = off)`)
 	lifecycle.StringVar(fs, &c.OutboundURL, "outbound-amqp-url", "EBS_OUTBOUND_AMQP_URL", "", "broker for outbound messages (default --amqp-url)")
 	lifecycle.StringVar(fs, &c.StatusURL, "status-url", "EBS_STATUS_URL", "", "public base URL of the status service; completion messages link the batch's full record there")
 	lifecycle.StringVar(fs, &c.Replay, "replay", "EBS_REPLAY", "", "import recorded messages (JSON lines, datagrepper shape) from FILE into FEDMSG and exit")
 }
+
+// OutboundTopicSuffix follows --topic-prefix in the default topic of batch
+// completions: org.fedoraproject.prod.eln.buildsync.batch.complete.
+const OutboundTopicSuffix = ".eln.buildsync.batch.complete"
 
 // PublicBrokerUser is the user of the certificate Fedora publishes for its
 // public read-only broker: everyone shares it, so it names no queue.
@@ -179,6 +188,9 @@ func (c Config) withDefaults() Config {
 	if !c.QueueTransient {
 		c.QueueTransient, _ = strconv.ParseBool(os.Getenv("EBS_AMQP_QUEUE_TRANSIENT"))
 	}
+	if !c.Outbound {
+		c.Outbound, _ = strconv.ParseBool(os.Getenv("EBS_OUTBOUND"))
+	}
 	if c.Prefetch == 0 {
 		c.Prefetch, _ = strconv.Atoi(os.Getenv("EBS_AMQP_PREFETCH"))
 	}
@@ -196,6 +208,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TopicPrefix == "" {
 		c.TopicPrefix = fedmsg.PrefixProd
+	}
+	if c.Outbound && c.OutboundTopic == "" {
+		c.OutboundTopic = strings.TrimSuffix(c.TopicPrefix, ".") + OutboundTopicSuffix
 	}
 	if c.ReconnectMin <= 0 {
 		c.ReconnectMin = time.Second

@@ -25,10 +25,13 @@
 // auto-deleted (server-named without --amqp-queue): messages sent while the
 // bridge is down are lost.
 //
-// Outbound (off unless --outbound-topic is set), every ebs.batch.completed
-// is published to the bus as a Fedora message (schema base.message,
-// severity INFO, a message id derived from the batch id so a re-sent
-// completion can be de-duplicated). The full BatchCompleted of a mass
+// Outbound (off unless --outbound or --outbound-topic is set), every
+// ebs.batch.completed is published to the bus under --outbound-topic, by
+// default <topic prefix>.eln.buildsync.batch.complete (--outbound alone
+// gives org.fedoraproject.prod.eln.buildsync.batch.complete in production,
+// the staging topic with the staging --topic-prefix), as a Fedora message
+// (schema base.message, severity INFO, a message id derived from the batch
+// id so a re-sent completion can be de-duplicated). The full BatchCompleted of a mass
 // rebuild is several MiB, so the body is a bounded summary
 // (CompletionSummary), well under 1 MiB whatever the batch's size:
 //
@@ -67,10 +70,10 @@
 // (EBS_AMQP_QUEUE_TRANSIENT), -amqp-routing-keys (EBS_AMQP_ROUTING_KEYS),
 // -amqp-prefetch (EBS_AMQP_PREFETCH), -topic-prefix (EBS_TOPIC_PREFIX),
 // -reconnect-min (EBS_RECONNECT_MIN), -reconnect-max (EBS_RECONNECT_MAX),
-// -outbound-topic (EBS_OUTBOUND_TOPIC), -outbound-amqp-url
-// (EBS_OUTBOUND_AMQP_URL), -status-url (EBS_STATUS_URL), -replay
-// (EBS_REPLAY). The bridge holds no
-// secrets: the broker authenticates its client certificate (files).
+// -outbound (EBS_OUTBOUND), -outbound-topic (EBS_OUTBOUND_TOPIC),
+// -outbound-amqp-url (EBS_OUTBOUND_AMQP_URL), -status-url (EBS_STATUS_URL),
+// -replay (EBS_REPLAY). The bridge holds no secrets: the broker
+// authenticates its client certificate (files).
 // Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
 // -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
 // -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config

@@ -18,7 +18,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
 	log = log.With("component", Name)
 	if cfg.OutboundTopic != "" && cfg.OutboundURL == "" {
-		return errors.New("bridge: --outbound-topic needs --amqp-url or --outbound-amqp-url")
+		return errors.New("bridge: outbound (--outbound or --outbound-topic) needs --amqp-url or --outbound-amqp-url")
 	}
 	queue, why := "", ""
 	if cfg.AMQPURL != "" && cfg.Replay == "" {
