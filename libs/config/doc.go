@@ -4,8 +4,10 @@
 // split static + dynamic files (configuration.control.trigger_tag) — with
 // every default and validation rule of the original, compiled patterns for
 // exclude / skip_tag / ordering with Python re.search semantics (Python
-// regexes RE2 cannot express are rejected at load), and the typed Config
-// every service reads.
+// regexes RE2 cannot express, and POSIX classes such as [[:digit:]] that
+// the two read differently, are rejected at load; \d, \w and \s are ASCII in
+// RE2, Unicode in Python, which changes nothing for package names; see
+// CompilePattern), and the typed Config every service reads.
 //
 // Errors name the document, the key path, the line and what was expected
 // (Error, Errors). Secrets never come from the YAML: Secrets reads them from

@@ -133,6 +133,7 @@ func TestValidationErrors(t *testing.T) {
 		{"look-ahead exclude", "['^kernel$']", "['^kernel(?!-tools)']", "configuration.control.exclude[0]", 22, "look-ahead"},
 		{"back-reference skip_tag", "['^gcc$']", `['^(a)\1$']`, "configuration.control.skip_tag[0]", 21, "back-reference"},
 		{"broken regex", "['^kernel$']", "['^kernel[']", "configuration.control.exclude[0]", 22, "RE2"},
+		{"POSIX class", "['^kernel$']", "['^kernel-[[:digit:]]']", "configuration.control.exclude[0]", 22, "POSIX class [:digit:]"},
 		{"ordering not int", "'^llvm$': 0", "'^llvm$': first", "configuration.control.ordering.^llvm$", 24, "want an integer"},
 		{"ordering look-behind", "'^llvm$': 0", "'(?<=x)llvm': 0", "configuration.control.ordering.(?<=x)llvm", 24, "look-behind"},
 		{"ordering list", "    ordering:\n      '^llvm$': 0\n", "    ordering: ['^llvm$']\n", "configuration.control.ordering", 23, "want a mapping"},

@@ -28,7 +28,15 @@ type OrderingRule struct {
 // CompilePattern compiles a Python regex for Go's RE2. The few Python forms
 // RE2 spells differently are translated (\Z -> \z, {,n} -> {0,n}); what RE2
 // cannot express (look-arounds, back-references, conditionals, atomic groups,
-// comments, verbose mode) is rejected with an error saying so.
+// comments, verbose mode) is rejected with an error saying so, and so is what
+// both accept with different meanings: a POSIX class such as [[:digit:]] is a
+// digit in RE2 but, in Python, the set of the characters '[', ':', 'd', 'i',
+// 'g', 't' followed by a literal ']'.
+//
+// One difference is accepted: in RE2 \d, \w, \s and \b are ASCII-only
+// (\d is [0-9], \w is [0-9A-Za-z_]), where Python 3 matches any Unicode
+// digit, word character or space. Koji package names are ASCII, so the
+// patterns match the same names.
 func CompilePattern(src string) (Pattern, error) {
 	translated, err := translatePython(src)
 	if err != nil {
@@ -65,6 +73,12 @@ func translatePython(src string) (string, error) {
 			b.WriteByte(n)
 			i++
 		case inClass:
+			if c == '[' {
+				if m := posixClass.FindString(src[i:]); m != "" {
+					return "", fmt.Errorf("POSIX class %s is a character category in Go's RE2 but, in Python, the characters %q and the end of the set; "+
+						"spell the set out instead (e.g. [0-9] for [:digit:], [a-zA-Z] for [:alpha:])", m, m[:len(m)-1])
+				}
+			}
 			if c == ']' {
 				inClass = false
 			}
@@ -121,6 +135,9 @@ func translatePython(src string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// posixClass is what RE2 reads as a POSIX class inside a character class.
+var posixClass = regexp.MustCompile(`^\[:\^?[a-z]+:\]`)
 
 // leadingFlags returns the inline-flag letters at the start of s (after "(?").
 func leadingFlags(s string) string {

@@ -34,6 +34,13 @@ func TestPatternSearchSemantics(t *testing.T) {
 		{`^[{,2}]+$`, "{,2}", true}, // not a repetition inside a class
 		{`^[]x]+$`, "]x", true},     // ']' first in a class is literal
 		{`(?i)^KERNEL$`, "kernel", true},
+		{`^[[:]+$`, "[:", true},     // '[' and ':' in a set, not a POSIX class
+		{`^[:a-z:]+$`, "a:b", true}, // ':' members at both ends of a set
+		{`^\[:alpha:\]$`, "[:alpha:]", true},
+		// \d and \w are ASCII in RE2 (Unicode in Python 3); package names are ASCII.
+		{`^perl\d+$`, "perl5", true},
+		{`^\w+$`, "python3_x", true},
+		{`^\d$`, "٣", false},
 	}
 	for _, tt := range tests {
 		p, err := config.CompilePattern(tt.pattern)
@@ -63,6 +70,9 @@ func TestPatternRejectsWhatRE2CannotDo(t *testing.T) {
 		{"a(?#comment)b", "comment group"},
 		{"(?(1)a|b)", "conditional"},
 		{"(?x) a b", "verbose"},
+		{"^[[:digit:]]+$", "POSIX class [:digit:]"},
+		{"^python-[^[:upper:]]", "POSIX class [:upper:]"},
+		{"^x[a[:alpha:]]", "spell the set out"},
 		{"^kernel[", "RE2"},
 		{"a**", "RE2"},
 	}

@@ -1,8 +1,12 @@
 package config_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +48,10 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 		appliedMu sync.Mutex
 		applied   []string
 	)
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	w, err := config.NewWatcher(ctx, path, config.WatchOptions{
-		Service: "test", Registerer: reg, JetStream: conn.JS, Interval: 20 * time.Millisecond,
+		Service: "test", Registerer: reg, JetStream: conn.JS, Interval: 20 * time.Millisecond, Logger: log,
 		Apply: func(_ context.Context, c *config.Config) error {
 			if c.Control.TriggerTag == "f99" {
 				return errors.New("f99 is not a real tag")
@@ -85,6 +91,19 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(w.Metrics().Valid); got != 0 {
 		t.Fatalf("valid gauge %v", got)
+	}
+	// The log: one error per rejected refresh, saying why, naming the source
+	// and the configuration kept.
+	rejections := logRecords(t, logs.String(), "configuration rejected; keeping the previous one")
+	if len(rejections) != 3 {
+		t.Fatalf("%d rejection log lines, want 3:\n%s", len(rejections), logs.String())
+	}
+	for i, want := range []string{"not valid YAML", "configuration.control.pause", "f99 is not a real tag"} {
+		r := rejections[i]
+		if r["level"] != "ERROR" || r["source"] != path || r["component"] != "config" ||
+			r["current_digest"] != first.Digest[:12] || !strings.Contains(fmt.Sprint(r["error"]), want) {
+			t.Errorf("rejection %d: %v, want an ERROR with source, current_digest and an error containing %q", i, r, want)
+		}
 	}
 
 	// A valid change takes effect: run the loop and wait for it.
@@ -133,6 +152,40 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	if loaded != 2 || rejected != 3 {
 		t.Fatalf("loaded %d rejected %d", loaded, rejected)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watcher's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logRecords decodes the JSON log lines whose message is msg.
+func logRecords(t *testing.T, logs, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if r["msg"] == msg {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // readConfigEvents waits for n configuration events and checks that each

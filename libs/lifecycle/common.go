@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/natsx"
 )
 
@@ -32,6 +33,30 @@ func (c *Common) Flags(fs *flag.FlagSet, adminAddr string) {
 	IntVar(fs, &c.Replicas, "nats-replicas", "EBS_NATS_REPLICAS", 1, "replicas for streams and KV buckets")
 	StringVar(fs, &c.AdminAddr, "admin-addr", "EBS_ADMIN_ADDR", adminAddr, `admin HTTP address for /alive, /startup, /metrics ("off" to disable)`)
 	StringVar(fs, &c.Config, "config", "EBS_CONFIG", "", "ebs configuration: file path, https:// URL, or git+<repo>#<ref>:<path>")
+}
+
+// CheckConfig is the start-up configuration check of a service that reads
+// nothing from the configuration itself (bridge, koji-worker, repo-watcher,
+// bodhi-publisher): when --config is given it is loaded and validated once,
+// so a broken configuration stops the start-up with the error naming its
+// file, line and key, exactly as in the services that use it (filter,
+// batcher, status check it through config.NewWatcher). Without --config it
+// returns nil, nil. Call it before ConnectNATS so a broken configuration
+// fails at once instead of after NATS answers.
+func (c *Common) CheckConfig(ctx context.Context, service string, log *slog.Logger) (*config.Config, error) {
+	if c.Config == "" {
+		return nil, nil
+	}
+	cfg, err := config.Load(ctx, c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: start-up configuration check: %w", service, err)
+	}
+	digest := cfg.Digest
+	if len(digest) > 12 {
+		digest = digest[:12]
+	}
+	log.Info("configuration valid", "source", cfg.Source, "digest", digest, "revision", cfg.Revision)
+	return cfg, nil
 }
 
 // ConnectNATS connects to NATS as service and provisions every stream, KV

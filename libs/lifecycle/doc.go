@@ -5,6 +5,12 @@
 // Main also gives every service a soft memory limit (MemoryLimit, by
 // default DefaultMemoryLimit, 40 MiB) unless GOMEMLIMIT is set.
 //
+// Common holds the shared flags (-nats-url, -config, ...). Every service
+// validates -config at start-up and exits 1 with the configuration error
+// (file, line, key) when it is broken: filter, batcher and status through
+// their config.Watcher, the services that read nothing from it (bridge,
+// koji-worker, repo-watcher, bodhi-publisher) through Common.CheckConfig.
+//
 // A service's main is:
 //
 //	func main() {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -157,5 +159,64 @@ func TestApplyMemoryLimit(t *testing.T) {
 	env["GOMEMLIMIT"] = "1GiB"
 	if limit, set := lifecycle.ApplyMemoryLimit(getenv); set || limit != 1<<30 || debug.SetMemoryLimit(-1) != 1<<30 {
 		t.Fatalf("with GOMEMLIMIT: limit %d, set %v, in force %d", limit, set, debug.SetMemoryLimit(-1))
+	}
+}
+
+// A service's start-up configuration check: nothing without --config, the
+// configuration when it is valid, and an error naming the file, line and key
+// when it is not.
+func TestCheckConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	valid, err := os.ReadFile("../config/testdata/distrobaker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := write("good.yaml", string(valid))
+	broken := write("broken.yaml", strings.Replace(string(valid), "batch_size: 750", "batch_size: lots", 1))
+	if string(valid) == strings.Replace(string(valid), "batch_size: 750", "batch_size: lots", 1) {
+		t.Fatal("the production configuration has no batch_size: 750 to break")
+	}
+	tests := []struct {
+		name   string
+		source string
+		want   bool     // a configuration is returned
+		errHas []string // substrings of the error; nil: no error
+	}{
+		{"none", "", false, nil},
+		{"valid", good, true, nil},
+		{"broken", broken, false, []string{"koji-worker: start-up configuration check", broken + ":", "configuration.bodhi.batch_size", "want an integer"}},
+		{"missing file", filepath.Join(dir, "absent.yaml"), false, []string{"absent.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := lifecycle.Common{Config: tt.source}
+			got, err := c.CheckConfig(context.Background(), "koji-worker", lifecycle.Discard())
+			if (got != nil) != tt.want {
+				t.Fatalf("configuration returned: %v, want %v", got != nil, tt.want)
+			}
+			if tt.errHas == nil {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range tt.errHas {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
 	}
 }

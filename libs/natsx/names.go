@@ -81,6 +81,7 @@ const (
 	KeyPollKojiTasks    = "poll-koji-tasks"    // koji-worker: getTaskInfo of open tasks
 	KeyPollWaits        = "poll-waits"         // repo-watcher: listTagged/getRepo of open waits
 	KeyPollBodhiUpdates = "poll-bodhi-updates" // bodhi-publisher: followed updates
+	KeyReconcileRound   = "reconcile"          // filter: the reconciler's round; the value is its run id
 )
 
 // Durable consumer names.

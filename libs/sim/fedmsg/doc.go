@@ -3,7 +3,8 @@
 // buildsys.* messages — generated from typed bodies with the headers
 // koji-fedoramessaging sets (Tag, TagBuild, Untag, RepoInit, RepoDone,
 // BuildStateChange, TaskStateChange), the reference samples (Samples), recorded
-// ones (ReadRecorded: datagrepper JSON lines) or deliberately malformed ones
+// ones (ReadRecorded: datagrepper JSON lines; ScanRecorded reads past
+// unreadable records, reporting each with its line) or deliberately malformed ones
 // (Malformed) — into a Sink:
 //
 //   - AMQPSink (DialAMQP) publishes to a real RabbitMQ exchange (amq.topic,

@@ -1,6 +1,7 @@
 package fedmsgsim
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -31,44 +32,169 @@ type record struct {
 // ReadRecorded reads recorded messages: JSON values one after another
 // (JSON lines, the datagrepper message shape or the fedora-messaging one),
 // or whole datagrepper search pages ({"raw_messages": [...]}). A body given
-// as a JSON string is taken as the raw (non-JSON) body text.
+// as a JSON string is taken as the raw (non-JSON) body text. The first
+// record it cannot read is an error naming its line; ScanRecorded reads
+// past such records instead.
 func ReadRecorded(r io.Reader) ([]fedmsg.Message, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
 	var out []fedmsg.Message
+	n := 0
+	err := ScanRecorded(r, func(rec Recorded) error {
+		n++
+		if rec.Err != nil {
+			return fmt.Errorf("fedmsgsim: recorded message %d (line %d): %w", n, rec.Line, rec.Err)
+		}
+		out = append(out, rec.Message)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Recorded is one item read from a recording: a message, or (Err set) a
+// record that cannot be read, with its text.
+type Recorded struct {
+	// Line is the 1-based line where the record starts.
+	Line    int
+	Message fedmsg.Message
+	// Err says why the record is unusable; Raw is then its text.
+	Err error
+	Raw []byte
+}
+
+// ScanRecorded reads a recording like ReadRecorded and calls fn with each
+// message in order, and with each record it cannot read (Err set), then
+// goes on after it: one malformed line costs that line only. A JSON value
+// may span lines (a pretty-printed datagrepper page). A new record starts
+// at a line beginning with '{' or '[' in its first column: text that is not
+// JSON is one unusable record up to there, and so is a value still
+// incomplete there or at the end of the input (a truncated line does not
+// swallow the lines after it). ScanRecorded returns fn's first error or a
+// read error.
+func ScanRecorded(r io.Reader, fn func(Recorded) error) error {
+	br := bufio.NewReader(r)
+	var (
+		buf   []byte    // the text of an incomplete value
+		start int       // the line buf starts at
+		skip  *Recorded // an unusable record, growing until the next record starts
+	)
+	flush := func() error {
+		if skip == nil {
+			return nil
+		}
+		rec := *skip
+		skip = nil
+		rec.Raw = bytes.TrimSpace(rec.Raw)
+		return fn(rec)
+	}
 	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
+		line, rerr := br.ReadBytes('\n')
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return fmt.Errorf("fedmsgsim: read recording: %w", rerr)
+		}
+		if len(line) > 0 {
+			newRecord := line[0] == '{' || line[0] == '['
+			switch {
+			case skip != nil && !newRecord:
+				skip.Raw = append(skip.Raw, line...)
+				line = nil
+			case skip != nil:
+				if err := flush(); err != nil {
+					return err
+				}
+			case newRecord && len(bytes.TrimSpace(buf)) > 0:
+				if err := fn(Recorded{Line: start, Err: errors.New("incomplete JSON value"), Raw: bytes.Clone(bytes.TrimSpace(buf))}); err != nil {
+					return err
+				}
+				buf = buf[:0]
 			}
-			return nil, fmt.Errorf("fedmsgsim: recorded message %d: %w", n, err)
+			if line != nil {
+				if len(bytes.TrimSpace(buf)) == 0 {
+					buf, start = buf[:0], n
+				}
+				buf = append(buf, line...)
+				var err error
+				if buf, start, skip, err = scanValues(buf, start, fn); err != nil {
+					return err
+				}
+			}
 		}
-		msgs, err := decodeRecord(raw)
-		if err != nil {
-			return nil, fmt.Errorf("fedmsgsim: recorded message %d: %w", n, err)
+		if errors.Is(rerr, io.EOF) {
+			if err := flush(); err != nil {
+				return err
+			}
+			if len(bytes.TrimSpace(buf)) > 0 {
+				return fn(Recorded{Line: start, Err: errors.New("incomplete JSON value at the end of the input"), Raw: bytes.Clone(bytes.TrimSpace(buf))})
+			}
+			return nil
 		}
-		out = append(out, msgs...)
 	}
 }
 
-func decodeRecord(raw json.RawMessage) ([]fedmsg.Message, error) {
+// scanValues calls fn with the messages of each complete value at the
+// start of buf and returns what is left (an incomplete value) and the line
+// it starts at, or, when the text is not JSON, the unusable record from
+// there on.
+func scanValues(buf []byte, start int, fn func(Recorded) error) ([]byte, int, *Recorded, error) {
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	var done int64 // bytes of buf handled
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf[:0], start, nil, nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return buf[done:], lineAt(buf, done, start), nil, nil
+		case err != nil:
+			return buf[:0], start, &Recorded{Line: lineAt(buf, done, start), Err: err, Raw: bytes.Clone(buf[done:])}, nil
+		}
+		line := lineAt(buf, done, start)
+		done = dec.InputOffset()
+		msgs, errs := decodeRecord(raw)
+		for _, m := range msgs {
+			if ferr := fn(Recorded{Line: line, Message: m}); ferr != nil {
+				return nil, 0, nil, ferr
+			}
+		}
+		for _, e := range errs {
+			if ferr := fn(Recorded{Line: line, Err: e, Raw: bytes.Clone(raw)}); ferr != nil {
+				return nil, 0, nil, ferr
+			}
+		}
+	}
+}
+
+// lineAt is the line of the first non-space byte at or after offset off of
+// buf, whose first byte is on line start.
+func lineAt(buf []byte, off int64, start int) int {
+	rest := buf[off:]
+	lead := len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+	return start + bytes.Count(buf[:off+int64(lead)], []byte("\n"))
+}
+
+// decodeRecord decodes one record: its messages, and why those it holds
+// that cannot be read (one per message of a datagrepper page) were not.
+func decodeRecord(raw json.RawMessage) ([]fedmsg.Message, []error) {
 	var rec record
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&rec); err != nil {
-		return nil, err
+		return nil, []error{err}
 	}
 	if rec.RawMessages != nil {
 		var out []fedmsg.Message
-		for _, r := range rec.RawMessages {
-			msgs, err := decodeRecord(r)
-			if err != nil {
-				return nil, err
-			}
+		var errs []error
+		for i, r := range rec.RawMessages {
+			msgs, merrs := decodeRecord(r)
 			out = append(out, msgs...)
+			for _, e := range merrs {
+				errs = append(errs, fmt.Errorf("raw_messages[%d]: %w", i, e))
+			}
 		}
-		return out, nil
+		return out, errs
 	}
 	m := fedmsg.Message{ID: rec.ID, Topic: rec.Topic, Headers: map[string]any{}}
 	if m.ID == "" {
@@ -90,7 +216,7 @@ func decodeRecord(raw json.RawMessage) ([]fedmsg.Message, error) {
 	if len(body) > 0 && body[0] == '"' {
 		var s string
 		if err := json.Unmarshal(body, &s); err != nil {
-			return nil, err
+			return nil, []error{err}
 		}
 		m.Body = []byte(s)
 	} else {

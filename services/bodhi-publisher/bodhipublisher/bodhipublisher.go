@@ -149,6 +149,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.BodhiURL == "" {
 		cfg.BodhiURL = "https://bodhi.fedoraproject.org/"
 	}
+	// A broken --config stops the start-up like in every service, although
+	// this one reads nothing from it.
+	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
+		return err
+	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {

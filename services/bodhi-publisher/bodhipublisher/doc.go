@@ -48,5 +48,6 @@
 // Every service also takes the shared flags: -nats-url (EBS_NATS_URL),
 // -nats-creds (EBS_NATS_CREDS), -nats-replicas (EBS_NATS_REPLICAS),
 // -admin-addr (EBS_ADMIN_ADDR; /alive, /startup, /metrics), -config
-// (EBS_CONFIG), -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
+// (EBS_CONFIG; validated at start-up, a broken one stops the service),
+// -log-level (EBS_LOG_LEVEL) and -log-format (EBS_LOG_FORMAT).
 package bodhipublisher

@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +175,7 @@ func TestStoreAndDeadLetters(t *testing.T) {
 		testutil.ToFloat64(m.DeadLetters.WithLabelValues("not_json")) != 4 || testutil.ToFloat64(m.DeadLetters.WithLabelValues("no_message_id")) != 2 {
 		t.Fatal("metrics do not match")
 	}
-	if n, err := testutil.GatherAndCount(reg, "ebs_bridge_dead_letters_total"); err != nil || n != 5 {
+	if n, err := testutil.GatherAndCount(reg, "ebs_bridge_dead_letters_total"); err != nil || n != 6 {
 		t.Fatalf("registered %d %v", n, err)
 	}
 }
@@ -184,7 +188,9 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// --replay imports JSON lines into FEDMSG and exits; a second replay is all duplicates.
+// --replay imports JSON lines into FEDMSG and exits; a second replay is all
+// duplicates. Unreadable lines are dead-lettered with their line number and
+// the import goes on past them.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	srv, conn := startNATS(t)
@@ -193,7 +199,19 @@ func TestReplay(t *testing.T) {
 	if err := fedmsgsim.WriteRecorded(&buf, append(fedmsgsim.Samples(""), fedmsgsim.Malformed("")[:3]...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+	lines := strings.SplitAfter(buf.String(), "\n")
+	// Lines 3, 6 and 9 of the file cannot be read; good lines follow each.
+	bad := map[int]string{3: "{nope\n", 6: `{"id": "cut-short", "topic": "org.fedoraproject.prod.buildsys.tag", "bo` + "\n", 9: `{"id": "x", "topic": 42}` + "\n"}
+	var text strings.Builder
+	for n, i := 1, 0; i < len(lines) || bad[n] != ""; n++ {
+		if b := bad[n]; b != "" {
+			text.WriteString(b)
+			continue
+		}
+		text.WriteString(lines[i])
+		i++
+	}
+	if err := os.WriteFile(file, []byte(text.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -205,17 +223,115 @@ func TestReplay(t *testing.T) {
 	if n := streamMsgs(t, conn.JS, natsx.StreamFedmsg); n != 6 {
 		t.Fatalf("FEDMSG holds %d after replay", n)
 	}
-	if dls := deadLetters(t, conn.JS); len(dls) != 3 {
+	dls := deadLetters(t, conn.JS)
+	if len(dls) != 6 {
 		t.Fatalf("%d dead letters", len(dls))
+	}
+	malformed := map[string]bool{}
+	for _, dl := range dls {
+		if strings.HasPrefix(dl.Id, "replay-") {
+			if dl.Stream != "replay" || len(dl.Payload) == 0 || !strings.HasPrefix(dl.Reason, "malformed_record: line "+dl.Headers["line"]+": ") {
+				t.Errorf("dead letter %v", dl)
+			}
+			malformed[dl.Headers["line"]] = true
+		}
+	}
+	if len(malformed) != 3 || !malformed["3"] || !malformed["6"] || !malformed["9"] {
+		t.Fatalf("malformed lines dead-lettered: %v", malformed)
 	}
 	b := bridge.New(conn.JS, bridge.Config{}, lifecycle.Discard(), nil)
 	st, err := b.ReplayFile(ctx, file)
-	if err != nil || st.Stored != 0 || st.Duplicates != 6 || st.DeadLettered != 3 {
+	if err != nil || st.Stored != 0 || st.Duplicates != 6 || st.DeadLettered != 6 {
 		t.Fatalf("second replay %+v %v", st, err)
+	}
+	if n := len(deadLetters(t, conn.JS)); n != 6 {
+		t.Fatalf("%d dead letters after the second replay, want the same 6", n)
+	}
+	if got := testutil.ToFloat64(b.Metrics().DeadLetters.WithLabelValues("malformed_record")); got != 3 {
+		t.Fatalf("malformed_record dead letters counted %v, want 3", got)
 	}
 	if _, err := b.ReplayFile(ctx, filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("missing file accepted")
 	}
+}
+
+// A durable queue without a stable name stops the start-up (NATS is
+// unreachable on purpose: the check comes first).
+func TestRunRefusesDurableQueueWithoutName(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := bridge.Config{Common: lifecycle.Common{NATSURL: "nats://127.0.0.1:1", AdminAddr: "off"}, AMQPURL: amqpURL()}
+	if err := bridge.Run(ctx, cfg, lifecycle.Discard()); err == nil || !strings.Contains(err.Error(), "--amqp-queue") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// A transient queue without a name is server-named, exclusive and
+// auto-deleted, and consumes like any other.
+func TestTransientQueue(t *testing.T) {
+	t.Parallel()
+	srv, conn := startNATS(t)
+	prefix := "org.ebstest." + fedmsg.NewID()[:8]
+	sink, err := fedmsgsim.DialAMQP(amqpURL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	sim := fedmsgsim.New(sink, prefix)
+	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"},
+		AMQPURL: amqpURL(), QueueTransient: true, RoutingKeys: testBindings(prefix), TopicPrefix: prefix})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Messages published before the queue is bound are not routed: publish
+	// until one arrives.
+	for i := 0; streamMsgs(t, conn.JS, natsx.StreamFedmsg) == 0; i++ {
+		if _, err := sim.TagBuild(ctx, "f45", fmt.Sprintf("pkg%d-1.0-1.fc45", i), int64(i+1), "bot"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("nothing consumed from the transient queue")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrapeCounter reads one sample (name with its labels, as exposed) from
+// the admin server's /metrics.
+func scrapeCounter(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", sample)
+	return 0
 }
 
 type runningBridge struct {
@@ -272,8 +388,9 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 	}
 	defer proxy.Close()
 	viaProxy, _ := proxy.URL(amqpURL())
+	admin := freeAddr(t)
 	cfg := bridge.Config{
-		Common:  lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"},
+		Common:  lifecycle.Common{NATSURL: srv.URL(), AdminAddr: admin},
 		AMQPURL: viaProxy, Queue: queue, RoutingKeys: testBindings(prefix), TopicPrefix: prefix, Prefetch: 10,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond,
 	}
@@ -344,6 +461,10 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	srv.Restart()
 	waitFor(t, "260 messages after the outage", 30*time.Second, func() bool { return fedmsgCount() == 260 })
+	// They got there by nack and requeue, not by waiting out the outage.
+	if n := scrapeCounter(t, admin, `ebs_bridge_messages_total{outcome="nacked",source="amqp"}`); n <= 0 {
+		t.Fatalf("no delivery was nacked during the JetStream outage (ebs_bridge_messages_total nacked = %v)", n)
+	}
 
 	// Duplicates (same message ids) are stored once.
 	for _, m := range sim.Sent()[:10] {
@@ -396,13 +517,16 @@ func TestOutboundCompletions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"}, OutboundTopic: topic, OutboundURL: amqpURL()})
+	startBridge(t, bridge.Config{Common: lifecycle.Common{NATSURL: srv.URL(), AdminAddr: "off"}, OutboundTopic: topic, OutboundURL: amqpURL(),
+		StatusURL: "https://ebs.example.org/"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ev := &ebsv1.BatchCompleted{BatchId: "batch-42", Result: ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED, BuildSideTag: "eln-build-side-7",
+	ev := &ebsv1.BatchCompleted{BatchId: "batch-42", Result: ebsv1.BatchResult_BATCH_RESULT_PARTIAL, BuildSideTag: "eln-build-side-7",
 		CompletedAt: timestamppb.New(time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)),
-		Outcomes:    []*ebsv1.PackageOutcome{{Component: "bash", Nvr: "bash-5.3-1.eln150"}}}
-	want, err := bridge.CompletionMessage(topic, ev, time.Now())
+		Outcomes: []*ebsv1.PackageOutcome{{Component: "bash", Nvr: "bash-5.3-1.eln150", State: ebsv1.PackageState_PACKAGE_STATE_BUILT},
+			{Component: "zsh", State: ebsv1.PackageState_PACKAGE_STATE_FAILED}},
+		Updates: []*ebsv1.BodhiUpdateRef{{Alias: "FEDORA-2026-1", Url: "https://bodhi.example/updates/FEDORA-2026-1"}}}
+	want, err := bridge.CompletionMessage(topic, ev, "https://ebs.example.org/", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,8 +542,11 @@ func TestOutboundCompletions(t *testing.T) {
 			if m.Topic != topic || m.ID != want.ID || d.ContentType != "application/json" || m.Headers[fedmsg.HeaderSeverity] != int32(20) {
 				t.Fatalf("delivery %+v", m)
 			}
-			var body map[string]any
-			if err := json.Unmarshal(m.Body, &body); err != nil || body["batch_id"] != "batch-42" || body["build_side_tag"] != "eln-build-side-7" {
+			var body bridge.CompletionSummary
+			if err := json.Unmarshal(m.Body, &body); err != nil || body.BatchID != "batch-42" || body.Result != "partial" ||
+				body.Counts["built"] != 1 || body.Counts["failed"] != 1 || len(body.Failed) != 1 || body.Failed[0] != "zsh" ||
+				len(body.Updates) != 1 || body.Updates[0].Alias != "FEDORA-2026-1" ||
+				body.BatchURL != "https://ebs.example.org/v1/batches/batch-42" {
 				t.Fatalf("body %s %v", m.Body, err)
 			}
 		case <-ctx.Done():

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/fedora-eln/ebs/libs/config"
-	"github.com/fedora-eln/ebs/libs/fedmsg"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
@@ -20,16 +18,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
 	log = log.With("component", Name)
 	if cfg.OutboundTopic != "" && cfg.OutboundURL == "" {
-		return errors.New("bridge: --outbound-topic needs --amqp-url or --outbound-amqp-url")
+		return errors.New("bridge: outbound (--outbound or --outbound-topic) needs --amqp-url or --outbound-amqp-url")
 	}
-	if cfg.Config != "" {
-		// The same start-up check as every service; the bridge itself needs
-		// nothing from the configuration.
-		c, err := config.Load(ctx, cfg.Config)
-		if err != nil {
+	queue, why := "", ""
+	if cfg.AMQPURL != "" && cfg.Replay == "" {
+		var err error
+		if queue, why, err = cfg.ResolveQueue(); err != nil {
 			return err
 		}
-		log.Info("configuration valid", "source", c.Source, "digest", c.Digest[:12])
+	}
+	// The same start-up check as every service; the bridge itself needs
+	// nothing from the configuration.
+	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
+		return err
 	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
@@ -59,10 +60,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		})
 	}
 	if cfg.AMQPURL != "" {
-		queue := cfg.Queue
-		if queue == "" && !cfg.QueueTransient {
-			queue = "ebs-bridge-" + fedmsg.NewID()
-			log.Warn("no --amqp-queue: consuming a new durable queue; set --amqp-queue to keep the subscription across restarts", "queue", queue)
+		if cfg.QueueTransient {
+			log.Warn("transient queue: messages sent while the bridge is down are lost", "queue", queue, "named_by", why)
+		} else {
+			log.Info("durable queue", "queue", queue, "named_by", why)
 		}
 		run("inbound", func(ctx context.Context) error { return b.ConsumeAMQP(ctx, queue) })
 	} else {

@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.Messages.WithLabelValues(s, o)
 		}
 	}
-	for _, r := range []string{reasonNoID, reasonNoTopic, reasonTooLarge, reasonNotJSON, reasonBadTopic} {
+	for _, r := range []string{reasonNoID, reasonNoTopic, reasonTooLarge, reasonNotJSON, reasonBadTopic, reasonMalformed} {
 		m.DeadLetters.WithLabelValues(r)
 	}
 	m.Outbound.WithLabelValues("published")
@@ -78,6 +78,9 @@ const (
 	reasonTooLarge = "too_large"
 	reasonNotJSON  = "not_json"
 	reasonBadTopic = "bad_topic"
+	// reasonMalformed: a --replay record that is not a readable message
+	// (not JSON, truncated, the wrong shape).
+	reasonMalformed = "malformed_record"
 )
 
 // Bridge stores Fedora messages on FEDMSG.

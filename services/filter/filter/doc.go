@@ -21,8 +21,20 @@
 // original's rebuild_from_components: the latest Rawhide build of the
 // Fedora name against the latest ELN build of the ELN name, dist tags
 // stripped, rpm labelCompare, creation time on ties, ELN winning an exact
-// tie. Unknown, excluded or build-less names become RequestRejected on
-// ebs.rebuild.rejected.
+// tie. Unknown, excluded or build-less names of a manual rebuild become
+// RequestRejected on ebs.rebuild.rejected. The reconciler publishes no
+// rejections: excluded components are expected to be missing, and the
+// hundreds without any build are counted (ebs_filter_reconcile_no_build_total)
+// and named in the run's one "reconcile done" log line.
+//
+// Reconcile rounds are shared by the replicas: a round is the key
+// "reconcile" in KV ebs_lock, created with a TTL of one interval by the
+// replica that runs it, its value the run id (request ids
+// "reconcile-<run id>-<component>"). Every replica checks every twelfth of
+// the interval (at most 5 min) and the first to create the next key runs the
+// round, so replicas started at different times run each round once, under
+// one id. A starting replica only opens a round (value "start-up ...")
+// without running it: the first reconcile comes one interval later.
 //
 // The configuration is checked at start-up (an invalid one stops the
 // service) and refreshed every 15 min; a candidate replaces the state only

@@ -67,6 +67,12 @@ type Metrics struct {
 	// ReconcileMissing is how many listed components the last reconcile
 	// found missing from the stable tag.
 	ReconcileMissing prometheus.Gauge
+	// ReconcileNoBuild counts components a reconcile could not request
+	// because neither Rawhide nor ELN has a build of them (reported in one
+	// log line per run, not as a RequestRejected each).
+	ReconcileNoBuild prometheus.Counter
+	// ReconcileRuns counts reconcile rounds this replica ran.
+	ReconcileRuns prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -83,6 +89,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "ELN components in the universe in force (Content Resolver lists plus overrides)."}),
 		ReconcileMissing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ebs_filter_reconcile_missing",
 			Help: "Listed components the last reconcile found missing from the stable tag."}),
+		ReconcileNoBuild: prometheus.NewCounter(prometheus.CounterOpts{Name: "ebs_filter_reconcile_no_build_total",
+			Help: "Missing components a reconcile could not request: no build in Rawhide nor in ELN."}),
+		ReconcileRuns: prometheus.NewCounter(prometheus.CounterOpts{Name: "ebs_filter_reconcile_runs_total",
+			Help: "Reconcile rounds run by this replica (one replica runs each round)."}),
 	}
 	for _, r := range []string{"trigger", "not_trigger", "ineligible", "invalid"} {
 		m.Messages.WithLabelValues(r)
@@ -97,7 +107,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		m.Rejected.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Ineligible, m.Requests, m.Rejected, m.Components, m.ReconcileMissing)
+		reg.MustRegister(m.Messages, m.Ineligible, m.Requests, m.Rejected, m.Components, m.ReconcileMissing, m.ReconcileNoBuild, m.ReconcileRuns)
 	}
 	return m
 }
@@ -269,6 +279,10 @@ type Resolution struct {
 	Rejected []*ebsv1.RequestRejected
 	// Skipped are excluded components a reconcile passed over silently.
 	Skipped []string
+	// NoBuild are components a reconcile could not request (no build in
+	// Rawhide nor ELN): expected for hundreds of listed components, so
+	// counted and logged once per run instead of a RequestRejected each.
+	NoBuild []string
 }
 
 // resolveOptions describe one manual or reconciler resolution.
@@ -278,9 +292,10 @@ type resolveOptions struct {
 	manualID    string
 	requestedBy string
 	requestedAt time.Time
-	// quietExcluded skips excluded components without a RequestRejected
-	// (the reconciler: excluded components are expected to be missing).
-	quietExcluded bool
+	// quiet reports excluded components in Skipped and components without
+	// a build in NoBuild instead of a RequestRejected each (the reconciler:
+	// both are expected, every run).
+	quiet bool
 }
 
 // destTag returns getBuildTarget(target).dest_tag_name, cached per state.
@@ -328,7 +343,7 @@ func (f *Filter) resolve(ctx context.Context, st *State, names []string, o resol
 			continue
 		}
 		if p := st.Config.Control.ExcludedBy(name); p != nil {
-			if o.quietExcluded {
+			if o.quiet {
 				res.Skipped = append(res.Skipped, name)
 				continue
 			}
@@ -359,6 +374,11 @@ func (f *Filter) resolve(ctx context.Context, st *State, names []string, o resol
 	for _, w := range wanted {
 		choice, ok := Pick(rawhideByName[w.entry.Upstream], elnByName[w.name])
 		if !ok {
+			if o.quiet {
+				f.metrics.ReconcileNoBuild.Inc()
+				res.NoBuild = append(res.NoBuild, w.name)
+				continue
+			}
 			reject(w.name, "no_build", fmt.Sprintf("no build of %s in %s nor of %s in %s", w.entry.Upstream, st.TriggerTag, w.name, dest))
 			continue
 		}
@@ -464,7 +484,9 @@ func (f *Filter) HandleManual(ctx context.Context, d *natsx.Delivery[*ebsv1.Manu
 
 // Reconcile requests every listed, non-excluded ELN component that has no
 // build in the stable tag (the original's 12-hourly cleanup), with request
-// ids "reconcile-<runID>-<component>".
+// ids "reconcile-<runID>-<component>". Components with no build anywhere
+// are counted (ebs_filter_reconcile_no_build_total) and named in the run's
+// one summary log line, not published.
 func (f *Filter) Reconcile(ctx context.Context, runID string) (Resolution, error) {
 	st := f.st.Load()
 	if st == nil {
@@ -489,7 +511,7 @@ func (f *Filter) Reconcile(ctx context.Context, runID string) (Resolution, error
 	f.metrics.ReconcileMissing.Set(float64(len(missing)))
 	res, err := f.resolve(ctx, st, missing, resolveOptions{
 		reason: ebsv1.RequestReason_REQUEST_REASON_RECONCILE, idPrefix: "reconcile-" + runID, manualID: "reconcile-" + runID,
-		requestedBy: "reconciler", requestedAt: f.d.Now(), quietExcluded: true,
+		requestedBy: "reconciler", requestedAt: f.d.Now(), quiet: true,
 	})
 	if err != nil {
 		return res, err
@@ -497,26 +519,76 @@ func (f *Filter) Reconcile(ctx context.Context, runID string) (Resolution, error
 	if err := f.publish(ctx, res, "reconcile"); err != nil {
 		return res, err
 	}
+	f.metrics.ReconcileRuns.Inc()
 	f.log.Info("reconcile done", "run", runID, "stable_tag", stable, "missing", len(missing),
-		"requested", len(res.Requests), "excluded", len(res.Skipped), "no_build", len(res.Rejected))
+		"requested", len(res.Requests), "excluded", len(res.Skipped), "no_build", len(res.NoBuild),
+		"no_build_first", firstN(res.NoBuild, 20))
 	return res, nil
 }
 
-// RunReconciler reconciles every interval (not at start-up, as the
-// original) until ctx ends. The run id is the interval's start, so replicas
-// ticking in the same interval emit the same request ids.
+// firstN returns at most n names, for a log line.
+func firstN(names []string, n int) []string {
+	if len(names) > n {
+		return names[:n]
+	}
+	return names
+}
+
+// reconcileCheck is how often each replica looks whether a reconcile round
+// is due: a twelfth of the interval (at most 5 minutes), so when the
+// replica that ran the last round is gone another takes the next one in
+// time.
+func reconcileCheck(interval time.Duration) time.Duration {
+	return max(min(interval/12, 5*time.Minute), 10*time.Millisecond)
+}
+
+// RunReconciler reconciles every interval until ctx ends, in rounds shared
+// by every filter replica: a round is a key in KV ebs_lock
+// (natsx.KeyReconcileRound) that lives one interval, created by the one
+// replica that runs the round, its value the round's run id. Every replica
+// checks every reconcileCheck whether the key has expired; the first to
+// create the next one runs that round and the others do not, so replicas
+// started at different times neither multiply the reconciles nor emit
+// different request ids for one round. At start-up a replica only opens a
+// round without running it (when none is open): as in the original, the
+// first reconcile comes one interval after the service starts, and a
+// restart neither delays nor repeats one.
 func (f *Filter) RunReconciler(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
+	if f.d.JS == nil {
+		return errors.New("filter: the reconciler needs JetStream")
+	}
+	round, err := natsx.NewRound(ctx, f.d.JS, natsx.KeyReconcileRound, "", f.log)
+	if err != nil {
+		return err
+	}
+	check := reconcileCheck(interval)
+	// Expire half a check before the next round is due, so the replica
+	// that ran this round finds the key gone at its check one interval on.
+	ttl := interval - check/2
+	if _, err := natsx.ClaimRound(ctx, round.KV, round.Key, "start-up "+round.Holder, ttl); err != nil {
+		f.log.Warn("could not open the first reconcile round; the first check will", "error", err)
+	}
+	t := time.NewTicker(check)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			run := f.d.Now().UTC().Truncate(interval).Format("20060102T150405Z")
-			if _, err := f.Reconcile(ctx, run); err != nil && ctx.Err() == nil {
-				f.log.Error("reconcile failed; trying again next interval", "run", run, "error", err)
-			}
+		}
+		run := f.d.Now().UTC().Format("20060102T150405Z")
+		mine, err := natsx.ClaimRound(ctx, round.KV, round.Key, run, ttl)
+		switch {
+		case err != nil:
+			// Without NATS the requests could not be published anyway.
+			f.log.Warn("could not claim the reconcile round; trying at the next check", "error", err)
+			continue
+		case !mine:
+			continue
+		}
+		f.log.Info("reconcile round claimed", "run", run, "holder", round.Holder)
+		if _, err := f.Reconcile(ctx, run); err != nil && ctx.Err() == nil {
+			f.log.Error("reconcile failed; trying again next round", "run", run, "error", err)
 		}
 	}
 }

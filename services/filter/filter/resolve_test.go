@@ -162,12 +162,16 @@ func TestManualAndReconcileAgainstKojiHub(t *testing.T) {
 		t.Errorf("excluded and skipped: %v", res.Skipped)
 	}
 	universe := f.State().Universe.Len()
-	if len(res.Rejected) != universe-5-1-len(res.Skipped) {
-		t.Errorf("%d no-build rejections for %d components", len(res.Rejected), universe)
+	// Components with no build anywhere are counted, not published.
+	if len(res.NoBuild) != universe-5-1-len(res.Skipped) || len(res.Rejected) != 0 {
+		t.Errorf("%d without a build, %d rejections, for %d components", len(res.NoBuild), len(res.Rejected), universe)
 	}
-	for _, r := range res.Rejected {
-		if r.ManualId != "reconcile-run1" || !strings.Contains(r.Reason, "no build") {
-			t.Errorf("reconcile rejection %v", r)
+	if got := testutil.ToFloat64(f.Metrics().ReconcileNoBuild); got != float64(len(res.NoBuild)) {
+		t.Errorf("no-build counter %v, want %d", got, len(res.NoBuild))
+	}
+	for id := range onEBS[ebsv1.RequestRejected](t, conn.JS, natsx.SubjectRebuildRejected) {
+		if strings.Contains(id, "reconcile") {
+			t.Errorf("a reconcile published rejection %s", id)
 		}
 	}
 	if got := testutil.ToFloat64(f.Metrics().ReconcileMissing); got != float64(universe-5) {

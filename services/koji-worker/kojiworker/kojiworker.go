@@ -77,6 +77,11 @@ func (c Config) withDefaults() Config {
 // and calls Serve.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("component", Name)
+	// A broken --config stops the start-up like in every service, although
+	// this one reads nothing from it.
+	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
+		return err
+	}
 	admin := lifecycle.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
