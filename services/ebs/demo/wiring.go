@@ -40,7 +40,7 @@ func wireServices(c *allinone.Configs, w wiring) {
 			return err
 		}
 		defer conn.Close()
-		client, err := world.KojiClient(w.kojiURL, "eln-buildsync")
+		client, err := world.KojiClient(w.kojiURL, world.Builder)
 		if err != nil {
 			return err
 		}
