@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.BodhiURL == "" {
 		cfg.BodhiURL = "https://bodhi.fedoraproject.org/"
 	}
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

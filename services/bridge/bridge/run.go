@@ -9,7 +9,6 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/fedmsg"
-	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
 // Run runs the service until ctx ends: the inbound AMQP consumer (when an
@@ -31,7 +30,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		log.Info("configuration valid", "source", c.Source, "digest", c.Digest[:12])
 	}
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

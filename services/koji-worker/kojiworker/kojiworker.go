@@ -77,7 +77,7 @@ func (c Config) withDefaults() Config {
 // and calls Serve.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("component", Name)
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err
