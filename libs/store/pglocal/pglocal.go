@@ -62,13 +62,19 @@ func Find(ctx context.Context, o Options) (*Server, error) {
 		}
 		return &Server{URL: u, Origin: "env"}, nil
 	}
-	local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	if ping(ctx, local) == nil {
-		return &Server{URL: local, Origin: "local"}, nil
+	if ping(ctx, localURL) == nil {
+		return &Server{URL: localURL, Origin: "local"}, nil
 	}
 	o.Logger.Info("no PostgreSQL on 127.0.0.1:5432; starting a throwaway cluster")
 	return StartThrowaway(ctx, o.Dir, o.Logger)
 }
+
+// localURL and binGlob are where Find and BinDir look; tests point them
+// elsewhere to walk the fallback chain on a machine that has PostgreSQL.
+var (
+	localURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	binGlob  = "/usr/lib/postgresql/*/bin"
+)
 
 func ping(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -83,12 +89,12 @@ func ping(ctx context.Context, url string) error {
 
 // ErrNoBinaries says how to get PostgreSQL.
 var ErrNoBinaries = errors.New("pglocal: no PostgreSQL server binaries (initdb, pg_ctl) found; " +
-	"install them (Debian: apt-get install postgresql) or set EBS_DATABASE_URL")
+	"install them (Fedora: dnf install postgresql-server; Debian/Ubuntu: apt-get install postgresql) or set EBS_DATABASE_URL")
 
 // BinDir finds the newest /usr/lib/postgresql/*/bin with initdb and pg_ctl,
 // or a directory on PATH holding both.
 func BinDir() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(binGlob)
 	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
 	for _, d := range dirs {
 		if exists(filepath.Join(d, "initdb")) && exists(filepath.Join(d, "pg_ctl")) {
