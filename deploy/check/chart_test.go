@@ -3,13 +3,16 @@ package check
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -20,6 +23,15 @@ var chartDir = filepath.Join("..", "helm", "ebs")
 
 func helm(t *testing.T, args ...string) []byte {
 	t.Helper()
+	out, errOut, err := runHelm(t, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func runHelm(t *testing.T, args ...string) (stdout, stderr []byte, err error) {
+	t.Helper()
 	path, err := exec.LookPath("helm")
 	if err != nil {
 		t.Fatalf("helm is not installed: run `make tools` (go install helm.sh/helm/v3/cmd/helm@v3.22.0): %v", err)
@@ -27,10 +39,8 @@ func helm(t *testing.T, args ...string) []byte {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.Bytes()
+	err = cmd.Run()
+	return out.Bytes(), errb.Bytes(), err
 }
 
 func TestHelmLint(t *testing.T) {
@@ -42,11 +52,17 @@ func TestHelmLint(t *testing.T) {
 }
 
 // render returns the chart's objects decoded strictly (unknown fields fail).
+// A set is passed as --set, or as it is when it starts with "--" (e.g.
+// --set-file).
 func render(t *testing.T, sets ...string) []runtime.Object {
 	t.Helper()
 	args := []string{"template", "ebs", chartDir}
 	for _, s := range sets {
-		args = append(args, "--set", s)
+		if strings.HasPrefix(s, "--") {
+			args = append(args, s)
+		} else {
+			args = append(args, "--set", s)
+		}
 	}
 	out := helm(t, args...)
 	dec := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
@@ -85,7 +101,7 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 		{"defaults", nil},
 		{"all-secrets-ingress", []string{"secrets.database=db", "secrets.koji=koji", "secrets.fedoraMessaging=fm",
 			"secrets.oidc=oidc", "secrets.smtp=smtp", "secrets.bodhi=bodhi", "bodhi.clientID=ebs",
-			"koji.principal=eln-buildsync@FEDORAPROJECT.ORG", "nats.credsSecret=nats", "status.ingress.enabled=true",
+			"koji.principal=eln-buildsync@FEDORAPROJECT.ORG", "--set-string=koji.krb5Conf=[realms]", "nats.credsSecret=nats", "status.ingress.enabled=true",
 			"config.source=git+https://example.org/config.git#main:distrobaker.yaml"}},
 		{"single-replicas", []string{"services.batcher.replicas=1", "services.status.replicas=1"}},
 	}
@@ -96,6 +112,7 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 			deps := map[string]*appsv1.Deployment{}
 			pdbs := map[string]*policyv1.PodDisruptionBudget{}
 			var svc *corev1.Service
+			var ings []*networkingv1.Ingress
 			for _, o := range objs {
 				switch x := o.(type) {
 				case *appsv1.Deployment:
@@ -104,6 +121,8 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 					pdbs[x.Labels["app.kubernetes.io/name"]] = x
 				case *corev1.Service:
 					svc = x
+				case *networkingv1.Ingress:
+					ings = append(ings, x)
 				}
 			}
 			for _, name := range services {
@@ -124,8 +143,53 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 			if svc == nil || len(svc.Spec.Ports) != 2 {
 				t.Fatalf("status Service with http and grpc ports expected, got %v", svc)
 			}
+			wantIngress := slices.Contains(tc.sets, "status.ingress.enabled=true")
+			if !wantIngress {
+				if len(ings) != 0 {
+					t.Fatalf("%d Ingresses rendered with status.ingress.enabled unset", len(ings))
+				}
+				return
+			}
+			if len(ings) != 1 {
+				t.Fatalf("status.ingress.enabled: %d Ingresses, want 1", len(ings))
+			}
+			if err := checkIngressReaches(ings[0], svc); err != nil {
+				t.Error(err)
+			}
 		})
 	}
+}
+
+// checkIngressReaches: every path of the Ingress goes to the status Service
+// on a port it has, the HTTP one.
+func checkIngressReaches(ing *networkingv1.Ingress, svc *corev1.Service) error {
+	if len(ing.Spec.Rules) == 0 {
+		return fmt.Errorf("ingress %s has no rules", ing.Name)
+	}
+	for _, r := range ing.Spec.Rules {
+		if r.HTTP == nil || len(r.HTTP.Paths) == 0 {
+			return fmt.Errorf("ingress %s: rule for %q has no paths", ing.Name, r.Host)
+		}
+		for _, p := range r.HTTP.Paths {
+			b := p.Backend.Service
+			if b == nil || b.Name != svc.Name {
+				return fmt.Errorf("ingress %s: path %s goes to %v, not Service %s", ing.Name, p.Path, b, svc.Name)
+			}
+			var port *corev1.ServicePort
+			for i, sp := range svc.Spec.Ports {
+				if (b.Port.Name != "" && sp.Name == b.Port.Name) || (b.Port.Number != 0 && sp.Port == b.Port.Number) {
+					port = &svc.Spec.Ports[i]
+				}
+			}
+			if port == nil {
+				return fmt.Errorf("ingress %s: Service %s has no port %+v", ing.Name, svc.Name, b.Port)
+			}
+			if port.TargetPort.String() != "http" {
+				return fmt.Errorf("ingress %s: Service port %s targets %s, not the status HTTP port", ing.Name, port.Name, port.TargetPort.String())
+			}
+		}
+	}
+	return nil
 }
 
 func checkDeployment(d *appsv1.Deployment) error {
@@ -145,6 +209,9 @@ func checkDeployment(d *appsv1.Deployment) error {
 	}
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		return fmt.Errorf("memory request and limit required")
+	}
+	if c.Resources.Requests.Cpu().IsZero() {
+		return fmt.Errorf("CPU request required")
 	}
 	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
 		return fmt.Errorf("root filesystem must be read-only")
@@ -178,7 +245,7 @@ func checkSecretsStayWithTheirService(deps map[string]*appsv1.Deployment) error 
 		}
 	}
 	want := map[string][]string{
-		"koji-worker":     {"EBS_KOJI_KEYTAB", "EBS_KOJI_PRINCIPAL"},
+		"koji-worker":     {"EBS_KOJI_KEYTAB|EBS_KOJI_CERT"}, // keytab or cert login
 		"status":          {"EBS_DB_PASSWORD_FILE", "EBS_DATABASE_URL"},
 		"bodhi-publisher": {"EBS_BODHI_CLIENT_ID", "EBS_BODHI_CLIENT_SECRET_FILE"},
 		"bridge":          {"EBS_AMQP_CERT", "EBS_AMQP_QUEUE"},
@@ -199,10 +266,195 @@ func checkSecretsStayWithTheirService(deps map[string]*appsv1.Deployment) error 
 			have[e.Name] = true
 		}
 		for _, e := range envs {
-			if !have[e] {
+			if !slices.ContainsFunc(strings.Split(e, "|"), func(k string) bool { return have[k] }) {
 				return fmt.Errorf("%s mounts its secret but lacks %s", name, e)
 			}
 		}
 	}
 	return nil
+}
+
+// fedoraKrb5 is a krb5.conf as an operator would give it.
+const fedoraKrb5 = `[libdefaults]
+  default_realm = FEDORAPROJECT.ORG
+  dns_lookup_kdc = false
+[realms]
+  FEDORAPROJECT.ORG = {
+    kdc = kdc.example.org:88
+  }
+`
+
+// koji-worker logs in to Koji with a keytab (and the krb5.conf it needs,
+// which the image lacks) or a client certificate; the Koji secret and the
+// krb5.conf reach koji-worker and nothing else.
+func TestChartKojiAuth(t *testing.T) {
+	t.Parallel()
+	krb5File := filepath.Join(t.TempDir(), "krb5.conf")
+	if err := os.WriteFile(krb5File, []byte(fedoraKrb5), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keytab := []string{"secrets.koji=koji", "koji.principal=eln-buildsync@FEDORAPROJECT.ORG", "--set-file=koji.krb5Conf=" + krb5File}
+	cases := []struct {
+		name     string
+		sets     []string
+		wantEnv  map[string]string // koji-worker's environment
+		noEnv    []string          // must not be set in koji-worker
+		wantKrb5 bool
+	}{
+		{"keytab", keytab, map[string]string{
+			"EBS_KOJI_KEYTAB":    "/etc/ebs/secrets/koji/keytab",
+			"EBS_KOJI_PRINCIPAL": "eln-buildsync@FEDORAPROJECT.ORG",
+			"KRB5_CONFIG":        "/etc/ebs/krb5/krb5.conf",
+		}, []string{"EBS_KOJI_CERT", "EBS_KOJI_KEY"}, true},
+		{"cert", []string{"koji.auth=cert", "secrets.koji=koji"}, map[string]string{
+			"EBS_KOJI_CERT": "/etc/ebs/secrets/koji/client.crt",
+			"EBS_KOJI_KEY":  "/etc/ebs/secrets/koji/client.key",
+		}, []string{"EBS_KOJI_KEYTAB", "EBS_KOJI_PRINCIPAL", "KRB5_CONFIG"}, false},
+		// A krb5.conf given with cert login is not mounted: nothing reads it.
+		{"cert-ignores-krb5", []string{"koji.auth=cert", "secrets.koji=koji", "--set-file=koji.krb5Conf=" + krb5File}, map[string]string{
+			"EBS_KOJI_CERT": "/etc/ebs/secrets/koji/client.crt",
+		}, []string{"EBS_KOJI_KEYTAB", "KRB5_CONFIG"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			deps := map[string]*appsv1.Deployment{}
+			var krb5 *corev1.ConfigMap
+			for _, o := range render(t, tc.sets...) {
+				switch x := o.(type) {
+				case *appsv1.Deployment:
+					deps[x.Labels["app.kubernetes.io/name"]] = x
+				case *corev1.ConfigMap:
+					if _, ok := x.Data["krb5.conf"]; ok {
+						krb5 = x
+					}
+				}
+			}
+			if err := checkSecretsStayWithTheirService(deps); err != nil {
+				t.Error(err)
+			}
+			kw := deps["koji-worker"]
+			if kw == nil {
+				t.Fatal("no koji-worker Deployment")
+			}
+			c := kw.Spec.Template.Spec.Containers[0]
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			for k, v := range tc.wantEnv {
+				if env[k] != v {
+					t.Errorf("koji-worker %s=%q, want %q", k, env[k], v)
+				}
+			}
+			for _, k := range tc.noEnv {
+				if _, ok := env[k]; ok {
+					t.Errorf("koji-worker sets %s with this login", k)
+				}
+			}
+			// Every path koji-worker is pointed at lies under one of its mounts.
+			for _, k := range []string{"EBS_KOJI_KEYTAB", "EBS_KOJI_CERT", "EBS_KOJI_KEY", "KRB5_CONFIG"} {
+				if p, ok := env[k]; ok && mountOf(kw, p) == "" {
+					t.Errorf("koji-worker %s=%s is under no volume mount", k, p)
+				}
+			}
+			if !tc.wantKrb5 {
+				if krb5 != nil {
+					t.Errorf("ConfigMap %s with a krb5.conf rendered for %s login", krb5.Name, tc.name)
+				}
+				if mountOf(kw, "/etc/ebs/krb5/krb5.conf") != "" {
+					t.Error("koji-worker mounts a krb5.conf it does not use")
+				}
+				return
+			}
+			if krb5 == nil {
+				t.Fatal("no ConfigMap holding krb5.conf")
+			}
+			if strings.TrimSpace(krb5.Data["krb5.conf"]) != strings.TrimSpace(fedoraKrb5) {
+				t.Errorf("krb5.conf in the ConfigMap:\n%s\nwant:\n%s", krb5.Data["krb5.conf"], fedoraKrb5)
+			}
+			vol := mountOf(kw, env["KRB5_CONFIG"])
+			if src := volumeConfigMap(kw, vol); src != krb5.Name {
+				t.Errorf("KRB5_CONFIG is on volume %q from ConfigMap %q, want ConfigMap %s", vol, src, krb5.Name)
+			}
+			if kw.Spec.Template.Annotations["checksum/krb5"] == "" {
+				t.Error("koji-worker pods do not roll when krb5.conf changes (no checksum/krb5 annotation)")
+			}
+			for name, d := range deps {
+				if name == "koji-worker" {
+					continue
+				}
+				if volumeOfConfigMap(d, krb5.Name) {
+					t.Errorf("%s mounts the krb5.conf ConfigMap, which only koji-worker uses", name)
+				}
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					if e.Name == "KRB5_CONFIG" {
+						t.Errorf("%s sets KRB5_CONFIG", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Misconfigured Koji login fails at render time, naming the value to set.
+func TestChartRejectsIncompleteKojiAuth(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		sets []string
+		want string
+	}{
+		{"keytab without krb5.conf", []string{"secrets.koji=koji", "koji.principal=eln-buildsync@FEDORAPROJECT.ORG"}, "koji.krb5Conf"},
+		{"keytab without principal", []string{"secrets.koji=koji", "koji.krb5Conf=x"}, "koji.principal"},
+		{"unknown auth", []string{"koji.auth=password"}, "koji.auth must be keytab or cert"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"template", "ebs", chartDir}
+			for _, s := range tc.sets {
+				args = append(args, "--set", s)
+			}
+			out, errOut, err := runHelm(t, args...)
+			if err == nil {
+				t.Fatalf("helm template succeeded:\n%s", out)
+			}
+			if !strings.Contains(string(errOut), tc.want) {
+				t.Fatalf("helm template failed without naming %s:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}
+
+// mountOf names the volume mounted at the deepest mount path holding path
+// in d's container ("" when none does).
+func mountOf(d *appsv1.Deployment, path string) string {
+	best, name := -1, ""
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		dir := strings.TrimSuffix(m.MountPath, "/") + "/"
+		if strings.HasPrefix(path, dir) && len(dir) > best {
+			best, name = len(dir), m.Name
+		}
+	}
+	return name
+}
+
+// volumeConfigMap names the ConfigMap behind volume vol ("" if none).
+func volumeConfigMap(d *appsv1.Deployment, vol string) string {
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == vol && v.ConfigMap != nil {
+			return v.ConfigMap.Name
+		}
+	}
+	return ""
+}
+
+func volumeOfConfigMap(d *appsv1.Deployment, cm string) bool {
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && v.ConfigMap.Name == cm {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,9 @@ type Admin struct {
 	ready    atomic.Bool
 	alive    atomic.Bool
 	mux      *http.ServeMux
+	// onReady is Common.OnReady, called by the first Ready.
+	onReady   func()
+	readyOnce sync.Once
 }
 
 // NewAdmin returns an Admin with a fresh registry holding the Go and process
@@ -51,8 +55,14 @@ func NewAdmin() *Admin {
 	return a
 }
 
-// Ready marks start-up complete.
-func (a *Admin) Ready() { a.ready.Store(true) }
+// Ready marks start-up complete (and, the first time, tells the Common's
+// OnReady the Admin came from).
+func (a *Admin) Ready() {
+	a.ready.Store(true)
+	if a.onReady != nil {
+		a.readyOnce.Do(a.onReady)
+	}
+}
 
 // SetAlive flips /alive (false makes the orchestrator restart the pod).
 func (a *Admin) SetAlive(ok bool) { a.alive.Store(ok) }

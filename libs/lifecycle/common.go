@@ -24,6 +24,18 @@ type Common struct {
 	// Config is the ebs configuration source: a file path, an https:// URL, or
 	// git+<repository>#<ref>:<path> (see libs/config).
 	Config string
+	// OnReady, when set, is called once the service has started: when the
+	// Admin from NewAdmin is marked Ready, as /startup reports it. `ebs run`
+	// uses it to report one /startup for several services. Not a flag.
+	OnReady func()
+}
+
+// NewAdmin returns a new Admin (see the package's NewAdmin) whose Ready
+// also calls c.OnReady. Services make their Admin with it.
+func (c *Common) NewAdmin() *Admin {
+	a := NewAdmin()
+	a.onReady = c.OnReady
+	return a
 }
 
 // Flags registers the common flags. adminAddr is the service's default admin address.

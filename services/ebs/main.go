@@ -72,8 +72,10 @@ func runServices() {
 		admin := lifecycle.NewAdmin()
 		errc := make(chan error, 1)
 		go func() { errc <- admin.Serve(ctx, common.AdminAddr, log, nil) }()
-		admin.Ready()
-		if err := allinone.RunServices(ctx, fs.Args(), common, log); err != nil {
+		// /startup answers 200 once every chosen service has started.
+		c := allinone.FromEnv(common)
+		c.Ready = admin.Ready
+		if err := allinone.Run(ctx, c, fs.Args(), log); err != nil {
 			return err
 		}
 		return <-errc

@@ -62,13 +62,19 @@ func Find(ctx context.Context, o Options) (*Server, error) {
 		}
 		return &Server{URL: u, Origin: "env"}, nil
 	}
-	local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	if ping(ctx, local) == nil {
-		return &Server{URL: local, Origin: "local"}, nil
+	if ping(ctx, localURL) == nil {
+		return &Server{URL: localURL, Origin: "local"}, nil
 	}
 	o.Logger.Info("no PostgreSQL on 127.0.0.1:5432; starting a throwaway cluster")
 	return StartThrowaway(ctx, o.Dir, o.Logger)
 }
+
+// localURL and binGlob are where Find and BinDir look; tests point them
+// elsewhere to walk the fallback chain on a machine that has PostgreSQL.
+var (
+	localURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	binGlob  = "/usr/lib/postgresql/*/bin"
+)
 
 func ping(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -83,12 +89,12 @@ func ping(ctx context.Context, url string) error {
 
 // ErrNoBinaries says how to get PostgreSQL.
 var ErrNoBinaries = errors.New("pglocal: no PostgreSQL server binaries (initdb, pg_ctl) found; " +
-	"install them (Debian: apt-get install postgresql) or set EBS_DATABASE_URL")
+	"install them (Fedora: dnf install postgresql-server; Debian/Ubuntu: apt-get install postgresql) or set EBS_DATABASE_URL")
 
 // BinDir finds the newest /usr/lib/postgresql/*/bin with initdb and pg_ctl,
 // or a directory on PATH holding both.
 func BinDir() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(binGlob)
 	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
 	for _, d := range dirs {
 		if exists(filepath.Join(d, "initdb")) && exists(filepath.Join(d, "pg_ctl")) {
@@ -135,7 +141,12 @@ func StartThrowaway(ctx context.Context, dir string, log *slog.Logger) (*Server,
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
 	}
-	for _, d := range []string{dir, data, run} {
+	// dir is a wrapper the server only needs to traverse; data and run
+	// belong to the user running the server.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pglocal: %w", err)
+	}
+	for _, d := range []string{data, run} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("pglocal: %w", err)
 		}
@@ -145,9 +156,10 @@ func StartThrowaway(ctx context.Context, dir string, log *slog.Logger) (*Server,
 			}
 		}
 	}
-	// Parent directories must be traversable by the postgres user.
 	if asPostgres {
-		_ = os.Chmod(filepath.Dir(dir), 0o755)
+		if err := searchable(dir, log); err != nil {
+			return nil, err
+		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -190,6 +202,33 @@ func StartThrowaway(ctx context.Context, dir string, log *slog.Logger) (*Server,
 		return nil
 	}
 	return &Server{URL: url, Origin: "throwaway", stop: stop}, nil
+}
+
+// searchable lets other users (the postgres user) traverse dir and every
+// directory above it by adding o+x where it is missing. It never removes a
+// bit: a shared parent such as /tmp keeps its sticky bit and its write
+// permissions, and directories that are already searchable are not touched.
+func searchable(dir string, log *slog.Logger) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("pglocal: %w", err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("pglocal: %w", err)
+		}
+		if m := fi.Mode(); m&0o001 == 0 {
+			// fi.Mode() carries setuid, setgid and sticky, which Chmod keeps.
+			if err := os.Chmod(d, m|0o001); err != nil {
+				return fmt.Errorf("pglocal: let the postgres user traverse %s: %w", d, err)
+			}
+			log.Info("added o+x so the postgres user can reach the cluster", "dir", d, "was", m.String())
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return nil
+		}
+	}
 }
 
 func freePort() (int, error) {

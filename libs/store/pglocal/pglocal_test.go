@@ -2,6 +2,8 @@ package pglocal_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,5 +63,54 @@ func TestFindPrefersLocalServer(t *testing.T) {
 	defer srv.Stop()
 	if srv.Origin != "local" {
 		t.Fatalf("origin %s: the machine's PostgreSQL on 5432 should be used", srv.Origin)
+	}
+}
+
+// Starting a throwaway cluster in a new temp dir leaves the system temp
+// dir's mode alone (it once lost its sticky bit and world-write as root).
+func TestThrowawayKeepsTempDirMode(t *testing.T) {
+	before, err := os.Stat(os.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := pglocal.StartThrowaway(ctx, "", lifecycle.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(os.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Mode() != after.Mode() {
+		t.Fatalf("%s mode changed from %v to %v", os.TempDir(), before.Mode(), after.Mode())
+	}
+}
+
+// A cluster in a caller's private directory (t.TempDir is 0700 and, as
+// root, not reachable by the postgres user) starts and serves.
+func TestThrowawayInGivenDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "pg")
+	srv, err := pglocal.StartThrowaway(ctx, dir, lifecycle.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
+		t.Fatalf("cluster not in the given dir: %v", err)
 	}
 }

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.Common.Config == "" {
 		return errors.New("batcher: --config (EBS_CONFIG) is required")
 	}
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

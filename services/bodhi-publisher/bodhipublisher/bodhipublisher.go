@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
 		return err
 	}
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-
-	"github.com/fedora-eln/ebs/libs/lifecycle"
 )
 
 // Run runs the service until ctx ends: the inbound AMQP consumer (when an
@@ -32,7 +30,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if _, err := cfg.CheckConfig(ctx, Name, log); err != nil {
 		return err
 	}
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

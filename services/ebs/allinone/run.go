@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -31,8 +32,13 @@ type Configs struct {
 	BodhiPublisher bodhipublisher.Config
 	Status         status.Config
 	// Override replaces the runners of some services (the demo runs
-	// koji-worker on a Koji client of its own).
+	// koji-worker on a Koji client of its own). An override reports that
+	// it has started with MarkReady.
 	Override map[string]Service
+	// Ready, when set, is called once every service Run started has
+	// started: what each one's own /startup would report (connected to
+	// NATS, streams and buckets provisioned, its start-up done).
+	Ready func()
 }
 
 // FromEnv builds every service's configuration the way its own binary
@@ -92,6 +98,36 @@ func (c Configs) Services() map[string]Service {
 	return m
 }
 
+// setOnReady makes service name's Admin call f when it is marked ready.
+func (c *Configs) setOnReady(name string, f func()) {
+	switch name {
+	case bridge.Name:
+		c.Bridge.OnReady = f
+	case filter.Name:
+		c.Filter.OnReady = f
+	case batcher.Name:
+		c.Batcher.OnReady = f
+	case kojiworker.Name:
+		c.KojiWorker.OnReady = f
+	case repowatcher.Name:
+		c.RepoWatcher.OnReady = f
+	case bodhipublisher.Name:
+		c.BodhiPublisher.OnReady = f
+	case status.Name:
+		c.Status.OnReady = f
+	}
+}
+
+type readyKey struct{}
+
+// MarkReady tells Run that the service running under ctx (an Override
+// runner) has started. The real services report through their Admin.
+func MarkReady(ctx context.Context) {
+	if f, ok := ctx.Value(readyKey{}).(func()); ok {
+		f()
+	}
+}
+
 // Names lists the known services, sorted.
 func Names() []string {
 	var out []string
@@ -112,25 +148,53 @@ func RunServices(ctx context.Context, names []string, common lifecycle.Common, l
 // Run runs the named services of c ("all" for every one) until ctx ends or
 // one fails; a failure stops the others.
 func Run(ctx context.Context, c Configs, names []string, log *slog.Logger) error {
-	services := c.Services()
 	if len(names) == 1 && names[0] == "all" {
 		names = Names()
 	}
 	if len(names) == 0 {
 		return fmt.Errorf("name at least one service: %s, or all", strings.Join(Names(), ", "))
 	}
+	known := c.Services()
+	seen := map[string]bool{}
 	for _, n := range names {
-		if services[n] == nil {
+		if known[n] == nil {
 			return fmt.Errorf("unknown service %q (known: %s)", n, strings.Join(Names(), ", "))
 		}
+		if seen[n] {
+			return fmt.Errorf("service %q named twice", n)
+		}
+		seen[n] = true
 	}
+	// Each service reports its start once; the last one makes the process
+	// ready.
+	var mu sync.Mutex
+	waiting := maps.Clone(seen)
+	readyFor := map[string]func(){}
+	for _, n := range names {
+		var once sync.Once
+		readyFor[n] = func() {
+			once.Do(func() {
+				mu.Lock()
+				delete(waiting, n)
+				left := len(waiting)
+				mu.Unlock()
+				log.Info("service started", "service", n, "waiting_for", left)
+				if left == 0 && c.Ready != nil {
+					c.Ready()
+				}
+			})
+		}
+		c.setOnReady(n, readyFor[n])
+	}
+	services := c.Services() // after setOnReady: the runners copy c
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	errs := make([]error, len(names))
 	for i, n := range names {
 		wg.Go(func() {
-			err := services[n](ctx, log.With("service", n))
+			sctx := context.WithValue(ctx, readyKey{}, readyFor[n])
+			err := services[n](sctx, log.With("service", n))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				errs[i] = fmt.Errorf("%s: %w", n, err)
 				cancel(errs[i])

@@ -3,6 +3,7 @@ package allinone_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,20 +57,24 @@ func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 	c.Filter.KojiURL = e.koji
 	c.Batcher.Koji.URL, c.KojiWorker.Koji.URL, c.RepoWatcher.Koji.URL = e.koji, e.koji, e.koji
 	c.Status.DatabaseURL, c.Status.HTTPAddr, c.Status.GRPCAddr = e.db, "127.0.0.1:0", "127.0.0.1:0"
+	readyc := make(chan struct{})
+	c.Ready = func() { close(readyc) } // a second call would panic
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- allinone.Run(ctx, c, []string{"all"}, lifecycle.Discard()) }()
+	select {
+	case <-readyc:
+	case err := <-errc:
+		t.Fatalf("Run ended before every service started: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("the services never all reported ready")
+	}
+	// Ready means connected and provisioned: the streams and consumers are
+	// there already, without waiting.
 	conn := e.nats.Connect(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := conn.JS.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("services did not provision: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if _, err := conn.JS.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus); err != nil {
+		t.Errorf("ready, but consumer %s is not provisioned: %v", natsx.ConsumerStatus, err)
 	}
 	cancel()
 	select {
@@ -83,11 +89,71 @@ func TestRunServicesProvisionsAndStopsCleanly(t *testing.T) {
 
 func TestRunServicesRejectsUnknown(t *testing.T) {
 	t.Parallel()
-	for _, names := range [][]string{{"nope"}, {"filter", "nope"}, nil} {
+	for _, names := range [][]string{{"nope"}, {"filter", "nope"}, nil, {"filter", "filter"}} {
 		err := allinone.RunServices(context.Background(), names, lifecycle.Common{}, lifecycle.Discard())
-		if err == nil || !(strings.Contains(err.Error(), "unknown service") || strings.Contains(err.Error(), "name at least one")) {
+		if err == nil || !(strings.Contains(err.Error(), "unknown service") || strings.Contains(err.Error(), "name at least one") ||
+			strings.Contains(err.Error(), "named twice")) {
 			t.Errorf("%v: got %v", names, err)
 		}
+	}
+}
+
+// The process is ready only once every chosen service has started, not
+// before the slowest; services Run did not start do not count. Overrides
+// stand in for the services so that each one's start is in the test's hands.
+func TestRunReadyWaitsForEveryService(t *testing.T) {
+	t.Parallel()
+	var c allinone.Configs
+	release := map[string]chan struct{}{}
+	started := map[string]chan struct{}{}
+	c.Override = map[string]allinone.Service{}
+	for _, n := range []string{"bridge", "filter", "status"} {
+		release[n], started[n] = make(chan struct{}), make(chan struct{})
+		c.Override[n] = func(ctx context.Context, _ *slog.Logger) error {
+			select {
+			case <-release[n]:
+			case <-ctx.Done():
+				return nil
+			}
+			allinone.MarkReady(ctx)
+			allinone.MarkReady(ctx) // a second report changes nothing
+			close(started[n])
+			<-ctx.Done()
+			return nil
+		}
+	}
+	var readies atomic.Int32
+	readyc := make(chan struct{})
+	c.Ready = func() {
+		if readies.Add(1) == 1 {
+			close(readyc)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	// status is overridden but not chosen: Run must not wait for it.
+	go func() { errc <- allinone.Run(ctx, c, []string{"bridge", "filter"}, lifecycle.Discard()) }()
+	close(release["bridge"])
+	<-started["bridge"]
+	// MarkReady reports synchronously: had bridge alone made the process
+	// ready, Ready would have run by now.
+	if n := readies.Load(); n != 0 {
+		t.Fatalf("ready with filter still starting (Ready called %d times)", n)
+	}
+	close(release["filter"])
+	<-started["filter"]
+	select {
+	case <-readyc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("every chosen service started but Ready was not called")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := readies.Load(); n != 1 {
+		t.Fatalf("Ready called %d times, want once", n)
 	}
 }
 

@@ -311,6 +311,25 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	obs.Updates = updates
 	obs.SideTagExists = hub.TagExists
+	obs.SideTagsLeft = func() []string {
+		// One look when the batches did not complete (side tags are expected
+		// then); otherwise give Bodhi a moment to remove the last update's.
+		wait := time.Duration(0)
+		if res.Completed {
+			wait = 10 * time.Second
+		}
+		wctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		return world.WaitSideTagsGone(wctx, func(context.Context) ([]string, error) {
+			var left []string
+			for _, st := range hub.SideTags() {
+				if st.UserName == world.Builder {
+					left = append(left, st.Name)
+				}
+			}
+			return left, nil
+		})
+	}
 	res.Findings = world.Check(w.Triggers, ebsCfg.Bodhi, obs)
 	if !res.Completed && runErr == nil {
 		runErr = errors.New("the batches did not complete")

@@ -40,11 +40,12 @@ func wireServices(c *allinone.Configs, w wiring) {
 			return err
 		}
 		defer conn.Close()
-		client, err := world.KojiClient(w.kojiURL, "eln-buildsync")
+		client, err := world.KojiClient(w.kojiURL, world.Builder)
 		if err != nil {
 			return err
 		}
-		return kojiworker.Serve(ctx, kw, kojiworker.Deps{JS: conn.JS, Hub: kojibatch.New(client)}, log.With("component", kojiworker.Name))
+		return kojiworker.Serve(ctx, kw, kojiworker.Deps{JS: conn.JS, Hub: kojibatch.New(client),
+			Ready: func() { allinone.MarkReady(ctx) }}, log.With("component", kojiworker.Name))
 	}}
 	c.Filter.KojiURL, c.Filter.BodhiURL = w.kojiURL, w.bodhiURL
 	c.Filter.ReconcileInterval = -1 // it would request every listed package missing from eln

@@ -83,7 +83,9 @@ func TestChaos(t *testing.T) {
 	t.Logf("%d kills, NATS restarted once", chaos.Kills())
 
 	// Every wave as the configuration demands: nothing lost, nothing twice,
-	// one update per chunk holding each build once, side tags removed.
+	// one update per chunk holding each build once, build side tags removed,
+	// and no side tag of ebs's user left in Koji (no seeding side tag
+	// abandoned and no orphan of a kill -9, no update side tag left).
 	for wave := 0; wave < s.World.Options.Waves; wave++ {
 		if fs := s.Check(ctx, s.World.Wave(wave)); !fs.OK() {
 			t.Errorf("seed %d: wave %d:\n%s", seed, wave+1, fs.Failed())

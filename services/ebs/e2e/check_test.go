@@ -5,12 +5,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/bodhi"
 	"github.com/fedora-eln/ebs/services/ebs/world"
 )
 
-// Check runs world.Check on what the system did, with Koji's and Bodhi's state.
+// Check runs world.Check on what the system did, with Koji's and Bodhi's
+// state. Call it once every batch has ended: it also demands that ebs's
+// Koji user owns no side tag any more.
 func (s *System) Check(ctx context.Context, trs []world.Trigger) world.Findings {
 	s.t.Helper()
 	obs := s.Obs.Observation()
@@ -30,6 +33,18 @@ func (s *System) Check(ctx context.Context, trs []world.Trigger) world.Findings 
 			return true
 		}
 		return t != nil
+	}
+	obs.SideTagsLeft = func() []string {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return world.WaitSideTagsGone(wctx, func(ctx context.Context) ([]string, error) {
+			ts, err := kc.ListSideTags(ctx, "", world.Builder)
+			var names []string
+			for _, t := range ts {
+				names = append(names, t.Name)
+			}
+			return names, err
+		})
 	}
 	cfg, err := world.Config(s.CR.URL)
 	if err != nil {

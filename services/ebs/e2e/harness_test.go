@@ -346,7 +346,7 @@ func StartSystem(t *testing.T, o Options) *System {
 	s.PKI = filepath.Join(s.Dir, "pki")
 	s.Koji = s.proc("kojisim", "kojisim", []string{"-listen", kojiAddr, "-scenario", filepath.Join(s.Dir, world.ScenarioFileName),
 		"-amqp", amqpURL, "-topic-prefix", s.Prefix, "-log-level", "warn",
-		"-tls", "-pki-dir", s.PKI, "-client-users", "eln-buildsync," + world.Tagger}, nil, "")
+		"-tls", "-pki-dir", s.PKI, "-client-users", world.Builder + "," + world.Tagger}, nil, "")
 	s.start(ctx, s.Koji, func() error {
 		c, err := s.KojiClient("")
 		if err != nil {

@@ -1,10 +1,12 @@
 package world
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/config"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -23,6 +25,11 @@ type Observation struct {
 	Updates []Update
 	// SideTagExists asks Koji whether a tag still exists (nil: not checked).
 	SideTagExists func(tag string) bool
+	// SideTagsLeft lists the side tags ebs's Koji user (Builder) still owns
+	// once every batch has ended (nil: not checked). There must be none: no
+	// build side tag abandoned while seeding, no orphan of a killed
+	// service, no update side tag Bodhi did not remove.
+	SideTagsLeft func() []string
 }
 
 // Update is the part of a Bodhi update the checks read.
@@ -331,7 +338,35 @@ func Check(triggers []Trigger, bodhi config.Bodhi, obs Observation) Findings {
 		}
 		add("build side tags removed", p, fmt.Sprintf("%d removed", len(batches)))
 	}
+	if obs.SideTagsLeft != nil {
+		p = nil
+		for _, st := range obs.SideTagsLeft() {
+			p = append(p, st+" is left")
+		}
+		add("no side tags left in Koji (seeding, orphaned or update)", p, "none")
+	}
 	return fs
+}
+
+// WaitSideTagsGone polls list until it reports no side tags or ctx ends,
+// and returns what is left then (a listing error counts as left). Bodhi
+// removes an update's side tag just after tagging its builds into the
+// stable tag, so the last batch can close a moment before that.
+func WaitSideTagsGone(ctx context.Context, list func(context.Context) ([]string, error)) []string {
+	for {
+		tags, err := list(ctx)
+		if err == nil && len(tags) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return []string{fmt.Sprintf("listSideTags: %v", err)}
+			}
+			return tags
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // filter keeps the problems that mention one of names.

@@ -21,6 +21,7 @@ const (
 	CandidateTag = "f45-updates-candidate" // where new Rawhide builds wait
 	StableTag    = "eln"                   // configuration.koji.stable_tag
 	Tagger       = "bodhi"                 // who tags Rawhide builds into f45
+	Builder      = "eln-buildsync"         // ebs's Koji user: owns its side tags
 	FedoraDist   = "fc45"
 	ELNDist      = "eln150"
 )
@@ -217,7 +218,7 @@ func New(o Options) (*World, error) {
 		if n.elnBuild {
 			_, v, r, _ := splitNVR(old)
 			w.Builds = append(w.Builds, kojihub.BuildSpec{NVR: fmt.Sprintf("%s-%s-%s", n.eln, v, swapDist(r)),
-				Owner: "eln-buildsync", State: koji.BuildComplete, Tags: []string{StableTag}, WithTask: true})
+				Owner: Builder, State: koji.BuildComplete, Tags: []string{StableTag}, WithTask: true})
 		}
 		triggers = append(triggers, Trigger{Wave: 0, Fedora: n.fedora, ELN: n.eln, Roles: n.roles})
 	}

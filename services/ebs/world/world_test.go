@@ -2,6 +2,8 @@ package world_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,7 +146,7 @@ func TestLaterWavesUseFreshPackages(t *testing.T) {
 
 // perfect is what a correct ebs reports for triggers in one batch.
 func perfect(trs []world.Trigger) world.Observation {
-	obs := world.Observation{SideTagExists: func(string) bool { return false }}
+	obs := world.Observation{SideTagExists: func(string) bool { return false }, SideTagsLeft: func() []string { return nil }}
 	bs := &ebsv1.BatchStarted{BatchId: "b1"}
 	bc := &ebsv1.BatchCompleted{BatchId: "b1", BuildSideTag: "eln-build-side-1", Result: ebsv1.BatchResult_BATCH_RESULT_PARTIAL}
 	up := world.Update{Alias: "FEDORA-ELN-2026-1", FromTag: "eln-build-side-2", Status: "stable"}
@@ -247,6 +249,9 @@ func TestCheck(t *testing.T) {
 			o.Updates = append(o.Updates, world.Update{Alias: "FEDORA-ELN-2026-2", NVRs: []string{built.ELNNVR}})
 		}, "one Bodhi update per chunk"},
 		{"side tag left", func(o *world.Observation) { o.SideTagExists = func(string) bool { return true } }, "build side tags removed"},
+		{"update or orphan side tag left", func(o *world.Observation) {
+			o.SideTagsLeft = func() []string { return []string{"eln-build-side-9"} }
+		}, "no side tags left in Koji"},
 		{"double outcome", func(o *world.Observation) {
 			o.Completed = append(o.Completed, &ebsv1.BatchCompleted{BatchId: "b2", Outcomes: []*ebsv1.PackageOutcome{outcome(*o, built.ELN)}})
 		}, "every request closed by exactly one batch"},
@@ -351,5 +356,42 @@ func TestScenarioFileReproducesTheWorld(t *testing.T) {
 	}
 	if _, ok := hub.Build("ipa-4.12.5-3.eln150"); !ok {
 		t.Error("the ELN build of ipa is missing")
+	}
+}
+
+// WaitSideTagsGone returns nothing once Koji lists no side tags, and what
+// is left (or the listing error) when the wait ends first. The list
+// function ends the wait itself, so no case depends on the clock.
+func TestWaitSideTagsGone(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		answers [][]string // one per call; the last repeats
+		err     error
+		want    []string
+	}{
+		{"gone at once", [][]string{nil}, nil, nil},
+		{"gone on the third look", [][]string{{"a", "b"}, {"b"}, nil}, nil, nil},
+		{"never gone", [][]string{{"eln-build-side-3"}}, nil, []string{"eln-build-side-3"}},
+		{"listing fails", [][]string{nil}, errors.New("hub down"), []string{"listSideTags: hub down"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			calls := 0
+			got := world.WaitSideTagsGone(ctx, func(context.Context) ([]string, error) {
+				calls++
+				if calls >= 5 {
+					cancel() // give up after five looks
+				}
+				a := tc.answers[min(calls, len(tc.answers))-1]
+				return a, tc.err
+			})
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("left %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/contentresolver"
-	"github.com/fedora-eln/ebs/libs/lifecycle"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 )
@@ -23,7 +22,7 @@ import (
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg = cfg.withDefaults()
 	log = log.With("component", Name)
-	admin := lifecycle.NewAdmin()
+	admin := cfg.NewAdmin()
 	conn, err := cfg.ConnectNATS(ctx, Name, log)
 	if err != nil {
 		return err

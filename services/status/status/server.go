@@ -88,7 +88,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(parent)
-	s := &Server{cfg: cfg, secrets: sec, log: log, admin: lifecycle.NewAdmin(), cancel: cancel, errc: make(chan error, 8)}
+	s := &Server{cfg: cfg, secrets: sec, log: log, admin: cfg.NewAdmin(), cancel: cancel, errc: make(chan error, 8)}
 	ok := false
 	defer func() {
 		if !ok {
