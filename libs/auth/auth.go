@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -96,9 +97,10 @@ type Principal struct {
 type Config struct {
 	// Enabled is false for open_id_connect: false: everyone is an admin.
 	Enabled bool
-	// Issuer enables discovery and ID-token verification. When empty (or
-	// discovery fails) the explicit endpoints are used and tokens are
-	// checked through the userinfo endpoint.
+	// Issuer enables discovery and ID-token verification. When empty it is
+	// derived from AuthURL by discovery (see discoverIssuer); when that (or
+	// discovery at Issuer) fails the explicit endpoints are used and tokens
+	// are checked only through the userinfo endpoint.
 	Issuer       string
 	AuthURL      string
 	TokenURL     string
@@ -159,7 +161,19 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	}
 	pctx := oidc.ClientContext(ctx, cfg.HTTPClient)
 	var err error
-	if cfg.Issuer != "" {
+	if cfg.Issuer == "" && cfg.AuthURL != "" {
+		// The YAML open_id_connect section names endpoints, not the issuer;
+		// without one, ID tokens could not be verified (bearers and the
+		// login's nonce check), so find it by discovery.
+		if iss, p, derr := discoverIssuer(pctx, cfg.AuthURL); derr == nil {
+			a.log.Info("OIDC issuer derived from open_id_connect.auth_url by discovery", "issuer", iss)
+			a.provider, a.cfg.Issuer, cfg.Issuer = p, iss, iss
+		} else {
+			a.log.Warn("no OIDC issuer: ID-token bearers are refused and the login's ID token (nonce) is not checked; "+
+				"set -oidc-issuer / EBS_OIDC_ISSUER", "auth_url", cfg.AuthURL, "error", derr)
+		}
+	}
+	if cfg.Issuer != "" && a.provider == nil {
 		a.provider, err = oidc.NewProvider(pctx, cfg.Issuer)
 		if err != nil && cfg.AuthURL == "" {
 			return nil, fmt.Errorf("auth: OIDC discovery at %s: %w", cfg.Issuer, err)
@@ -195,6 +209,48 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	}
 	a.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: ep, Scopes: scopes}
 	return a, nil
+}
+
+// discoveryTimeout bounds the search for an issuer at start-up.
+const discoveryTimeout = 15 * time.Second
+
+// discoverIssuer tries OIDC discovery at each parent of the authorization
+// endpoint's path, nearest first, up to its origin (Ipsilon:
+// https://id.fedoraproject.org/openidc/Authorization has the issuer
+// https://id.fedoraproject.org/openidc; Keycloak's .../realms/x/protocol/
+// openid-connect/auth has .../realms/x). A candidate counts only when its
+// document names itself as issuer (go-oidc checks) and authURL as its
+// authorization endpoint, so a different provider on the same host is not
+// trusted.
+func discoverIssuer(ctx context.Context, authURL string) (string, *oidc.Provider, error) {
+	u, err := url.Parse(authURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", nil, fmt.Errorf("auth_url %q is not an absolute URL", authURL)
+	}
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	var errs []error
+	p := strings.TrimRight(u.Path, "/")
+	for {
+		i := strings.LastIndex(p, "/")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+		cand := u.Scheme + "://" + u.Host + p
+		prov, err := oidc.NewProvider(ctx, cand)
+		if err == nil && strings.TrimRight(prov.Endpoint().AuthURL, "/") == strings.TrimRight(authURL, "/") {
+			return cand, prov, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s: its authorization endpoint is %s", cand, prov.Endpoint().AuthURL)
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return "", nil, fmt.Errorf("no OIDC discovery document above %s: %w", authURL, errors.Join(errs...))
 }
 
 func (a *Authenticator) jwksKnown() bool {

@@ -281,3 +281,52 @@ func TestAuthorizeErrors(t *testing.T) {
 		t.Errorf("admin: %v", err)
 	}
 }
+
+// The YAML open_id_connect section names endpoints only (as production's
+// does); the issuer is found by discovery above auth_url, so ID tokens are
+// verified (bearers and the login's nonce) without -oidc-issuer.
+func TestEndpointsOnlyConfigDerivesIssuer(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.URL(t), store.Options{Logger: lifecycle.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	prov := oidctest.Start(t, oidctest.Options{})
+	prov.AddUser(admin.name, admin.groups...)
+	for _, tt := range []struct {
+		name    string
+		authURL string
+		wantVia string // of an ID-token bearer; "" when refused
+	}{
+		{"auth_url under the issuer", prov.AuthURL(), "id-token"},
+		{"auth_url with a trailing slash", prov.AuthURL() + "/", "id-token"},
+		{"no discovery above auth_url", strings.Replace(prov.AuthURL(), "/openidc/", "/elsewhere/x/", 1), ""},
+		// A document above auth_url that names another authorization
+		// endpoint belongs to some other provider: not trusted.
+		{"discovery names another endpoint", prov.Issuer() + "/Authorization/x", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := auth.New(ctx, auth.Config{Enabled: true, AuthURL: tt.authURL, TokenURL: prov.TokenURL(),
+				UserinfoURL: prov.UserInfoURL(), ClientID: prov.ClientID(), ClientSecret: prov.ClientSecret(),
+				AdminGroups: []string{"eln-admins"}, Logger: lifecycle.Discard()}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := a.Authenticate(ctx, prov.IDToken(admin.name, "", time.Hour))
+			if tt.wantVia == "" {
+				if err == nil {
+					t.Fatalf("ID token accepted via %s without a trusted issuer", p.Via)
+				}
+				return
+			}
+			if err != nil || p.Via != tt.wantVia || p.Username != admin.name || !p.Admin {
+				t.Fatalf("ID token bearer: %+v %v, want %s via %s", p, err, admin.name, tt.wantVia)
+			}
+			// Verification is real: an expired ID token is refused.
+			if _, err := a.Authenticate(ctx, prov.IDToken(admin.name, "", -time.Hour)); err == nil {
+				t.Fatal("expired ID token accepted")
+			}
+		})
+	}
+}

@@ -205,3 +205,54 @@ func TestAuthOnHTTPAndGateway(t *testing.T) {
 		t.Errorf("token request authenticated with %q, want client_secret_basic", m)
 	}
 }
+
+// TestIDTokenWithEndpointsOnlyConfig runs status as production would: the
+// production distrobaker.yaml from --config with open_id_connect naming the
+// endpoints only (the schema has no issuer) and no -oidc-issuer. An ID token
+// bearer is still accepted: the issuer is found by discovery above auth_url.
+func TestIDTokenWithEndpointsOnlyConfig(t *testing.T) {
+	t.Parallel()
+	prov := oidctest.Start(t, oidctest.Options{})
+	prov.AddUser(adminUser.name, adminUser.groups...)
+	raw, err := os.ReadFile("testdata/distrobaker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oidcYAML := "open_id_connect:\n" +
+		"    auth_url: " + prov.AuthURL() + "\n" +
+		"    client_id: " + prov.ClientID() + "\n" +
+		"    token_endpoint: " + prov.TokenURL() + "\n" +
+		"    userinfo_endpoint: " + prov.UserInfoURL() + "\n" +
+		"    admin_groups: [eln-admins]"
+	withOIDC := strings.Replace(string(raw), "open_id_connect: false", oidcYAML, 1)
+	dir := t.TempDir()
+	path, secret := filepath.Join(dir, "distrobaker.yaml"), filepath.Join(dir, "secret")
+	if err := os.WriteFile(path, []byte(withOIDC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte(prov.ClientSecret()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ebsstatus.Config{OIDCClientSecretFile: secret}
+	cfg.Config = path
+	env := statustest.Start(t, statustest.Options{Config: cfg})
+	idTok := prov.IDToken(adminUser.name, "", time.Hour)
+
+	c := dial(t, env.Server.GRPCAddr)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+idTok)
+	if _, err := c.Pause(ctx, &ebsv1.PauseRequest{Reason: "id token"}); err != nil {
+		t.Fatalf("gRPC Pause with an ID token: %v", err)
+	}
+	st, err := c.GetStatus(context.Background(), &ebsv1.GetStatusRequest{})
+	if err != nil || !st.AuthEnabled || st.Control.GetChangedBy() != adminUser.name {
+		t.Fatalf("status after pause: auth %v by %q (%v)", st.GetAuthEnabled(), st.GetControl().GetChangedBy(), err)
+	}
+	r := request(t, "POST", env.HTTPURL()+"/control/unpause", "", map[string]string{"Authorization": "Bearer " + idTok})
+	if r.code != 200 || !strings.Contains(r.body, "alice") {
+		t.Fatalf("POST /control/unpause with an ID token: %d %q", r.code, trim(r.body))
+	}
+	// The userinfo endpoint never saw the ID token: it was verified locally.
+	if n := prov.Count("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times for ID-token bearers", n)
+	}
+}
