@@ -51,8 +51,12 @@ type Config struct {
 	SMTPPasswordFile string
 	// ReplayHistory empties the projected history and replays the EBS stream
 	// from its start (sessions and sent mails stay): for a schema change or a
-	// projection fix. Run one replica with it, once.
+	// projection fix. Run one replica with it, once. It is refused
+	// (ErrReplayIncomplete) when the EBS stream no longer starts at message 1:
+	// the stream keeps 30 days, so a replay would lose older history.
 	ReplayHistory bool
+	// ReplayHistoryForce replays even then, keeping only what the stream holds.
+	ReplayHistoryForce bool
 
 	// Settings is the loaded ebs configuration; when nil it is loaded from
 	// Common.Config (a file path), and without either the defaults apply:
@@ -83,7 +87,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KojiHubURL, "koji-hub-url", c.KojiHubURL, "deprecated: use -koji-url")
 	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "", "OIDC issuer for ID-token verification (default: found by discovery above open_id_connect.auth_url)")
 	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
-	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false, "empty the history tables and replay the EBS stream from its start")
+	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false,
+		"empty the history tables and replay the EBS stream from its start (refused once the stream has lost messages: it keeps 30 days)")
+	lifecycle.BoolVar(fs, &c.ReplayHistoryForce, "replay-history-force", "EBS_REPLAY_HISTORY_FORCE", false,
+		"with -replay-history: replay even though the stream no longer starts at message 1; history older than the stream is lost")
 	lifecycle.StringVar(fs, &c.SMTPPasswordFile, "smtp-password-file", "EBS_SMTP_PASSWORD_FILE", "", "file holding the SMTP password")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())

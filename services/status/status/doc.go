@@ -47,9 +47,17 @@
 // (EBS_DATABASE_URL), -http-addr (EBS_HTTP_ADDR), -grpc-addr
 // (EBS_GRPC_ADDR), -koji-web-url (EBS_KOJI_WEB_URL), -koji-url
 // (EBS_KOJI_URL; formerly -koji-hub-url / EBS_KOJI_HUB_URL), -oidc-issuer
-// (EBS_OIDC_ISSUER), -replay-history (EBS_REPLAY_HISTORY), -oidc-client-secret-file
+// (EBS_OIDC_ISSUER), -replay-history (EBS_REPLAY_HISTORY),
+// -replay-history-force (EBS_REPLAY_HISTORY_FORCE), -oidc-client-secret-file
 // (EBS_OIDC_CLIENT_SECRET_FILE) and -smtp-password-file
 // (EBS_SMTP_PASSWORD_FILE).
+//
+// -replay-history empties the history tables and replays the EBS stream
+// from its first message. The stream keeps 30 days but the tables keep
+// everything projected, so once the stream no longer starts at message 1
+// the replay is refused (start-up fails with ErrReplayIncomplete, naming the
+// first sequence): it would silently drop the older history.
+// -replay-history-force replays anyway, keeping only what the stream holds.
 //
 // The open_id_connect section names endpoints but no issuer; ID tokens (as
 // bearers, and the login's nonce check) need one. Without -oidc-issuer it
