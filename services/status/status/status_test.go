@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -215,6 +217,36 @@ func TestGRPCService(t *testing.T) {
 	if err != nil || hr.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health: %v %v", hr, err)
 	}
+	// Reflection (what grpcurl uses) lists the service and serves its
+	// descriptor.
+	rs, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"}}); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, sv := range lr.GetListServicesResponse().GetService() {
+		services = append(services, sv.GetName())
+	}
+	if !slices.Contains(services, ebsv1.StatusService_ServiceDesc.ServiceName) || !slices.Contains(services, "grpc.health.v1.Health") {
+		t.Errorf("reflection lists %v, want ebs.v1.StatusService and grpc.health.v1.Health", services)
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "ebs.v1.StatusService"}}); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := rs.Recv()
+	if err != nil || len(fr.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+		t.Errorf("descriptor of ebs.v1.StatusService: %v %v", fr, err)
+	}
+	_ = rs.CloseSend()
 }
 
 func TestWatchBatchEvents(t *testing.T) {
