@@ -244,6 +244,8 @@ func (s *Server) goRun(name string, f func() error) {
 		defer s.wg.Done()
 		if err := f(); err != nil {
 			s.log.Error("status: "+name+" stopped", "error", err)
+			// The service stops: /alive says so while it shuts down.
+			s.admin.SetAlive(false)
 			s.errc <- fmt.Errorf("status %s: %w", name, err)
 			s.cancel()
 		}

@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -311,11 +312,45 @@ func TestGatewayMapping(t *testing.T) {
 		{"POST", "/v1/control/pause", `{"reason":"test"}`, 200, "test"},
 		{"POST", "/v1/control/resume", `{}`, 200, "control"},
 		{"GET", "/v1/nothing-here", "", 404, ""},
+		{"POST", "/v1/denylist:remove", `{}`, 400, "scm_url is required"},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"git+https://src.fedoraproject.org/rpms/never.git#1"}`, 404, "not denylisted"},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"` + storetest.FailingSCM + `"}`, 200, `"removedBy":"anonymous"`},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"` + storetest.FailingSCM + `"}`, 404, "not denylisted"},
 	} {
 		r := request(t, tt.method, base+tt.path, tt.body, map[string]string{"Content-Type": "application/json"})
 		if r.code != tt.want || !strings.Contains(r.body, tt.contains) {
 			t.Errorf("%s %s: %d %.300s; want %d containing %q", tt.method, tt.path, r.code, r.body, tt.want, tt.contains)
 		}
+	}
+	if r := request(t, "GET", base+"/v1/denylist", "", nil); r.code != 200 || strings.Contains(r.body, "python-broken") {
+		t.Errorf("denylist after removal: %d %.300s", r.code, r.body)
+	}
+
+	// /v1/events streams WatchBatchEvents as newline-delimited JSON.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?sinceSequence=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadBytes('\n')
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/v1/events: %d %q %v", resp.StatusCode, line, err)
+	}
+	var ev struct {
+		Result struct {
+			Sequence string `json:"sequence"`
+			Subject  string `json:"subject"`
+			Started  struct {
+				BatchID string `json:"batchId"`
+			} `json:"started"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(line, &ev); err != nil || ev.Result.Subject != natsx.SubjectBatchStarted ||
+		ev.Result.Started.BatchID != storetest.FinishedBatch || ev.Result.Sequence == "" {
+		t.Fatalf("/v1/events first line %s (%v)", line, err)
 	}
 }
 
