@@ -129,7 +129,17 @@ type Authenticator struct {
 
 	mu        sync.Mutex
 	userinfos map[string]cachedUser // access-token hash -> user
+	refused   map[string]time.Time  // token hash -> until when the provider's "no" is trusted
 }
+
+// Negative results of the userinfo endpoint are remembered briefly, so an
+// unknown or expired bearer sent again and again (a script, a stale CLI
+// login) costs the provider one request per refusedTTL, not one each; the
+// map is bounded so random tokens cannot grow it.
+const (
+	refusedTTL = 30 * time.Second
+	refusedMax = 4096
+)
 
 type cachedUser struct {
 	p       Principal
@@ -148,7 +158,8 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
-	a := &Authenticator{cfg: cfg, store: store, log: cfg.Logger.With("component", "auth"), userinfos: map[string]cachedUser{}}
+	a := &Authenticator{cfg: cfg, store: store, log: cfg.Logger.With("component", "auth"), userinfos: map[string]cachedUser{},
+		refused: map[string]time.Time{}}
 	if !cfg.Enabled {
 		a.log.Warn("authentication is DISABLED (open_id_connect: false): every caller may trigger rebuilds and pause batches")
 		return a, nil
@@ -278,7 +289,9 @@ var Anonymous = Principal{Username: "anonymous", Admin: true, Via: "disabled"}
 
 // Authenticate identifies the holder of a bearer token: a session id, an
 // OIDC ID token (verified against the issuer's keys) or an access token
-// (checked at the userinfo endpoint, cached for a minute).
+// (checked at the userinfo endpoint; answers cached for a minute, refusals
+// for refusedTTL). A token shaped like a session id that the store does not
+// hold is refused without asking the provider.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if !a.cfg.Enabled {
 		return Anonymous, nil
@@ -291,6 +304,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 		return a.principal(s.Username, s.Groups, "session"), nil
 	} else if !errors.Is(err, ErrNoSession) {
 		return Principal{}, fmt.Errorf("auth: session lookup: %w", err)
+	}
+	if sessionShaped(token) {
+		// One of our session ids, unknown or expired: the provider cannot
+		// know it either, so do not ask.
+		return Principal{}, fmt.Errorf("%w: unknown or expired session", ErrUnauthenticated)
 	}
 	if strings.Count(token, ".") == 2 && a.verifier != nil {
 		idt, err := a.verifier.Verify(oidc.ClientContext(ctx, a.cfg.HTTPClient), token)
@@ -337,6 +355,10 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 		a.mu.Unlock()
 		return c.p, nil
 	}
+	if until, ok := a.refused[key]; ok && now.Before(until) {
+		a.mu.Unlock()
+		return Principal{}, fmt.Errorf("%w: token not accepted by the provider (remembered)", ErrUnauthenticated)
+	}
 	for k, c := range a.userinfos {
 		if !now.Before(c.expires) {
 			delete(a.userinfos, k)
@@ -348,6 +370,7 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 	}
 	ui, err := a.provider.UserInfo(oidc.ClientContext(ctx, a.cfg.HTTPClient), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
 	if err != nil {
+		a.refuse(key, now)
 		return Principal{}, fmt.Errorf("%w: token not accepted by the provider", ErrUnauthenticated)
 	}
 	var c userClaims
@@ -359,6 +382,41 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 	a.userinfos[key] = cachedUser{p: p, expires: now.Add(time.Minute)}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// refuse remembers the provider's refusal of a token for refusedTTL. When
+// the map is full, expired entries go first, then arbitrary ones.
+func (a *Authenticator) refuse(key string, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.refused) >= refusedMax {
+		for k, until := range a.refused {
+			if !now.Before(until) {
+				delete(a.refused, k)
+			}
+		}
+		for k := range a.refused {
+			if len(a.refused) < refusedMax {
+				break
+			}
+			delete(a.refused, k)
+		}
+	}
+	a.refused[key] = now.Add(refusedTTL)
+}
+
+// sessionShaped reports whether tok looks like a NewSessionID: 64
+// lowercase hex characters.
+func sessionShaped(tok string) bool {
+	if len(tok) != 64 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Authorize checks that p may mutate.
