@@ -102,6 +102,7 @@ func TestChartRendersEveryServiceSafely(t *testing.T) {
 		{"all-secrets-ingress", []string{"secrets.database=db", "secrets.koji=koji", "secrets.fedoraMessaging=fm",
 			"secrets.oidc=oidc", "secrets.smtp=smtp", "secrets.bodhi=bodhi", "bodhi.clientID=ebs",
 			"koji.principal=eln-buildsync@FEDORAPROJECT.ORG", "--set-string=koji.krb5Conf=[realms]", "nats.credsSecret=nats", "status.ingress.enabled=true",
+			"status.oidcIssuer=https://id.fedoraproject.org/openidc",
 			"config.source=git+https://example.org/config.git#main:distrobaker.yaml"}},
 		{"single-replicas", []string{"services.batcher.replicas=1", "services.status.replicas=1"}},
 	}

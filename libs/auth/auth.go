@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -96,9 +97,10 @@ type Principal struct {
 type Config struct {
 	// Enabled is false for open_id_connect: false: everyone is an admin.
 	Enabled bool
-	// Issuer enables discovery and ID-token verification. When empty (or
-	// discovery fails) the explicit endpoints are used and tokens are
-	// checked through the userinfo endpoint.
+	// Issuer enables discovery and ID-token verification. When empty it is
+	// derived from AuthURL by discovery (see discoverIssuer); when that (or
+	// discovery at Issuer) fails the explicit endpoints are used and tokens
+	// are checked only through the userinfo endpoint.
 	Issuer       string
 	AuthURL      string
 	TokenURL     string
@@ -127,7 +129,17 @@ type Authenticator struct {
 
 	mu        sync.Mutex
 	userinfos map[string]cachedUser // access-token hash -> user
+	refused   map[string]time.Time  // token hash -> until when the provider's "no" is trusted
 }
+
+// Negative results of the userinfo endpoint are remembered briefly, so an
+// unknown or expired bearer sent again and again (a script, a stale CLI
+// login) costs the provider one request per refusedTTL, not one each; the
+// map is bounded so random tokens cannot grow it.
+const (
+	refusedTTL = 30 * time.Second
+	refusedMax = 4096
+)
 
 type cachedUser struct {
 	p       Principal
@@ -146,7 +158,8 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
-	a := &Authenticator{cfg: cfg, store: store, log: cfg.Logger.With("component", "auth"), userinfos: map[string]cachedUser{}}
+	a := &Authenticator{cfg: cfg, store: store, log: cfg.Logger.With("component", "auth"), userinfos: map[string]cachedUser{},
+		refused: map[string]time.Time{}}
 	if !cfg.Enabled {
 		a.log.Warn("authentication is DISABLED (open_id_connect: false): every caller may trigger rebuilds and pause batches")
 		return a, nil
@@ -159,7 +172,19 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	}
 	pctx := oidc.ClientContext(ctx, cfg.HTTPClient)
 	var err error
-	if cfg.Issuer != "" {
+	if cfg.Issuer == "" && cfg.AuthURL != "" {
+		// The YAML open_id_connect section names endpoints, not the issuer;
+		// without one, ID tokens could not be verified (bearers and the
+		// login's nonce check), so find it by discovery.
+		if iss, p, derr := discoverIssuer(pctx, cfg.AuthURL); derr == nil {
+			a.log.Info("OIDC issuer derived from open_id_connect.auth_url by discovery", "issuer", iss)
+			a.provider, a.cfg.Issuer, cfg.Issuer = p, iss, iss
+		} else {
+			a.log.Warn("no OIDC issuer: ID-token bearers are refused and the login's ID token (nonce) is not checked; "+
+				"set -oidc-issuer / EBS_OIDC_ISSUER", "auth_url", cfg.AuthURL, "error", derr)
+		}
+	}
+	if cfg.Issuer != "" && a.provider == nil {
 		a.provider, err = oidc.NewProvider(pctx, cfg.Issuer)
 		if err != nil && cfg.AuthURL == "" {
 			return nil, fmt.Errorf("auth: OIDC discovery at %s: %w", cfg.Issuer, err)
@@ -197,6 +222,48 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 	return a, nil
 }
 
+// discoveryTimeout bounds the search for an issuer at start-up.
+const discoveryTimeout = 15 * time.Second
+
+// discoverIssuer tries OIDC discovery at each parent of the authorization
+// endpoint's path, nearest first, up to its origin (Ipsilon:
+// https://id.fedoraproject.org/openidc/Authorization has the issuer
+// https://id.fedoraproject.org/openidc; Keycloak's .../realms/x/protocol/
+// openid-connect/auth has .../realms/x). A candidate counts only when its
+// document names itself as issuer (go-oidc checks) and authURL as its
+// authorization endpoint, so a different provider on the same host is not
+// trusted.
+func discoverIssuer(ctx context.Context, authURL string) (string, *oidc.Provider, error) {
+	u, err := url.Parse(authURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", nil, fmt.Errorf("auth_url %q is not an absolute URL", authURL)
+	}
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	var errs []error
+	p := strings.TrimRight(u.Path, "/")
+	for {
+		i := strings.LastIndex(p, "/")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+		cand := u.Scheme + "://" + u.Host + p
+		prov, err := oidc.NewProvider(ctx, cand)
+		if err == nil && strings.TrimRight(prov.Endpoint().AuthURL, "/") == strings.TrimRight(authURL, "/") {
+			return cand, prov, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s: its authorization endpoint is %s", cand, prov.Endpoint().AuthURL)
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return "", nil, fmt.Errorf("no OIDC discovery document above %s: %w", authURL, errors.Join(errs...))
+}
+
 func (a *Authenticator) jwksKnown() bool {
 	var c struct {
 		JWKS string `json:"jwks_uri"`
@@ -222,7 +289,9 @@ var Anonymous = Principal{Username: "anonymous", Admin: true, Via: "disabled"}
 
 // Authenticate identifies the holder of a bearer token: a session id, an
 // OIDC ID token (verified against the issuer's keys) or an access token
-// (checked at the userinfo endpoint, cached for a minute).
+// (checked at the userinfo endpoint; answers cached for a minute, refusals
+// for refusedTTL). A token shaped like a session id that the store does not
+// hold is refused without asking the provider.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if !a.cfg.Enabled {
 		return Anonymous, nil
@@ -235,6 +304,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 		return a.principal(s.Username, s.Groups, "session"), nil
 	} else if !errors.Is(err, ErrNoSession) {
 		return Principal{}, fmt.Errorf("auth: session lookup: %w", err)
+	}
+	if sessionShaped(token) {
+		// One of our session ids, unknown or expired: the provider cannot
+		// know it either, so do not ask.
+		return Principal{}, fmt.Errorf("%w: unknown or expired session", ErrUnauthenticated)
 	}
 	if strings.Count(token, ".") == 2 && a.verifier != nil {
 		idt, err := a.verifier.Verify(oidc.ClientContext(ctx, a.cfg.HTTPClient), token)
@@ -281,6 +355,10 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 		a.mu.Unlock()
 		return c.p, nil
 	}
+	if until, ok := a.refused[key]; ok && now.Before(until) {
+		a.mu.Unlock()
+		return Principal{}, fmt.Errorf("%w: token not accepted by the provider (remembered)", ErrUnauthenticated)
+	}
 	for k, c := range a.userinfos {
 		if !now.Before(c.expires) {
 			delete(a.userinfos, k)
@@ -292,6 +370,7 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 	}
 	ui, err := a.provider.UserInfo(oidc.ClientContext(ctx, a.cfg.HTTPClient), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
 	if err != nil {
+		a.refuse(key, now)
 		return Principal{}, fmt.Errorf("%w: token not accepted by the provider", ErrUnauthenticated)
 	}
 	var c userClaims
@@ -303,6 +382,41 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 	a.userinfos[key] = cachedUser{p: p, expires: now.Add(time.Minute)}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// refuse remembers the provider's refusal of a token for refusedTTL. When
+// the map is full, expired entries go first, then arbitrary ones.
+func (a *Authenticator) refuse(key string, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.refused) >= refusedMax {
+		for k, until := range a.refused {
+			if !now.Before(until) {
+				delete(a.refused, k)
+			}
+		}
+		for k := range a.refused {
+			if len(a.refused) < refusedMax {
+				break
+			}
+			delete(a.refused, k)
+		}
+	}
+	a.refused[key] = now.Add(refusedTTL)
+}
+
+// sessionShaped reports whether tok looks like a NewSessionID: 64
+// lowercase hex characters.
+func sessionShaped(tok string) bool {
+	if len(tok) != 64 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Authorize checks that p may mutate.

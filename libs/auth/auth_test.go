@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,114 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 	if err := auth.Authorize(auth.Principal{Username: "x", Admin: true}); err != nil {
 		t.Errorf("admin: %v", err)
+	}
+}
+
+// The YAML open_id_connect section names endpoints only (as production's
+// does); the issuer is found by discovery above auth_url, so ID tokens are
+// verified (bearers and the login's nonce) without -oidc-issuer.
+func TestEndpointsOnlyConfigDerivesIssuer(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.URL(t), store.Options{Logger: lifecycle.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	prov := oidctest.Start(t, oidctest.Options{})
+	prov.AddUser(admin.name, admin.groups...)
+	for _, tt := range []struct {
+		name    string
+		authURL string
+		wantVia string // of an ID-token bearer; "" when refused
+	}{
+		{"auth_url under the issuer", prov.AuthURL(), "id-token"},
+		{"auth_url with a trailing slash", prov.AuthURL() + "/", "id-token"},
+		{"no discovery above auth_url", strings.Replace(prov.AuthURL(), "/openidc/", "/elsewhere/x/", 1), ""},
+		// A document above auth_url that names another authorization
+		// endpoint belongs to some other provider: not trusted.
+		{"discovery names another endpoint", prov.Issuer() + "/Authorization/x", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := auth.New(ctx, auth.Config{Enabled: true, AuthURL: tt.authURL, TokenURL: prov.TokenURL(),
+				UserinfoURL: prov.UserInfoURL(), ClientID: prov.ClientID(), ClientSecret: prov.ClientSecret(),
+				AdminGroups: []string{"eln-admins"}, Logger: lifecycle.Discard()}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := a.Authenticate(ctx, prov.IDToken(admin.name, "", time.Hour))
+			if tt.wantVia == "" {
+				if err == nil {
+					t.Fatalf("ID token accepted via %s without a trusted issuer", p.Via)
+				}
+				return
+			}
+			if err != nil || p.Via != tt.wantVia || p.Username != admin.name || !p.Admin {
+				t.Fatalf("ID token bearer: %+v %v, want %s via %s", p, err, admin.name, tt.wantVia)
+			}
+			// Verification is real: an expired ID token is refused.
+			if _, err := a.Authenticate(ctx, prov.IDToken(admin.name, "", -time.Hour)); err == nil {
+				t.Fatal("expired ID token accepted")
+			}
+		})
+	}
+}
+
+// TestUnknownBearersSpareTheProvider counts the test provider's userinfo
+// requests: a session-shaped token the store does not hold (unknown or
+// expired) never reaches the provider; any other refused token reaches it
+// once per 30 s, however often it is sent; accepted tokens still work.
+func TestUnknownBearersSpareTheProvider(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.URL(t), store.Options{Logger: lifecycle.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	prov := oidctest.Start(t, oidctest.Options{})
+	prov.AddUser(admin.name, admin.groups...)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	a, err := auth.New(ctx, auth.Config{Enabled: true, Issuer: prov.Issuer(), ClientID: prov.ClientID(), ClientSecret: prov.ClientSecret(),
+		AdminGroups: []string{"eln-admins"}, Logger: lifecycle.Discard(), Now: clock}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := auth.Session{ID: auth.NewSessionID(), Username: admin.name, Groups: admin.groups,
+		CreatedAt: time.Now().Add(-25 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)}
+	if err := st.CreateSession(ctx, expired); err != nil {
+		t.Fatal(err)
+	}
+	revoked := prov.Token(admin.name)
+	prov.Revoke(revoked)
+	steps := []struct {
+		name      string
+		token     string
+		advance   time.Duration
+		wantOK    bool
+		userinfos int // requests the step adds
+	}{
+		{"unknown session id", auth.NewSessionID(), 0, false, 0},
+		{"expired session id", expired.ID, 0, false, 0},
+		{"garbage, first time", "not-a-token", 0, false, 1},
+		{"garbage again", "not-a-token", 0, false, 0},
+		{"garbage after 29 s", "not-a-token", 29 * time.Second, false, 0},
+		{"revoked access token", revoked, 0, false, 1},
+		{"revoked again", revoked, 0, false, 0},
+		{"garbage after 30 s more", "not-a-token", 30 * time.Second, false, 1},
+		{"upper-case hex is not ours", strings.ToUpper(auth.NewSessionID()), 0, false, 1},
+		{"valid access token", prov.Token(admin.name), 0, true, 1},
+	}
+	for _, s := range steps {
+		advance(s.advance)
+		before := prov.Count("userinfo")
+		p, err := a.Authenticate(ctx, s.token)
+		if s.wantOK != (err == nil) || (err != nil && !errors.Is(err, auth.ErrUnauthenticated)) {
+			t.Errorf("%s: %+v %v, want ok=%v", s.name, p, err, s.wantOK)
+		}
+		if got := prov.Count("userinfo") - before; got != s.userinfos {
+			t.Errorf("%s: %d userinfo requests, want %d", s.name, got, s.userinfos)
+		}
 	}
 }

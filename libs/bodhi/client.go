@@ -52,6 +52,8 @@ type Options struct {
 	Logger      *slog.Logger
 	// OnRetry, when set, is told about every retried failure (metrics).
 	OnRetry func(op string, err error)
+	// Metrics, when set, counts requests and failed calls (NewMetrics).
+	Metrics *Metrics
 }
 
 // Client talks to one Bodhi instance. It is safe for concurrent use; writes
@@ -151,9 +153,11 @@ func (c *Client) exchange(ctx context.Context, r request, csrf string, out any) 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		c.o.Metrics.request(r.op, 0)
 		return &transportError{err: err}
 	}
 	defer resp.Body.Close()
+	c.o.Metrics.request(r.op, resp.StatusCode)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return &transportError{err: err}
@@ -364,7 +368,9 @@ func (c *Client) Login(ctx context.Context) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.dropSession()
-	return c.login(ctx, time.Now().Add(c.o.RetryFor))
+	err := c.login(ctx, time.Now().Add(c.o.RetryFor))
+	c.o.Metrics.failed("login", err)
+	return err
 }
 
 func (c *Client) login(ctx context.Context, deadline time.Time) error {
@@ -437,5 +443,7 @@ func (c *Client) backoff(ctx context.Context, op string, attempt int, start, dea
 
 // get is a read with the retry budget.
 func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any) error {
-	return c.retryRead(ctx, time.Now().Add(c.o.RetryFor), request{op: op, method: http.MethodGet, path: path, query: q}, out)
+	err := c.retryRead(ctx, time.Now().Add(c.o.RetryFor), request{op: op, method: http.MethodGet, path: path, query: q}, out)
+	c.o.Metrics.failed(op, err)
+	return err
 }

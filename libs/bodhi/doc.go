@@ -15,4 +15,9 @@
 // tag" looks the earlier update up and returns it (CreateUpdate is
 // idempotent per side tag). Anything else comes back as an *Error carrying
 // Bodhi's error list.
+//
+// With Options.Metrics (NewMetrics(reg), one per registry) the client counts
+// ebs_bodhi_client_requests_total{op,code} (every HTTP exchange, retries
+// included; code "error" when no answer came) and
+// ebs_bodhi_client_errors_total{op} (calls that failed for the caller).
 package bodhi

@@ -29,14 +29,18 @@ func (c *Client) CreateUpdate(ctx context.Context, n NewUpdate) (*Created, error
 			}
 			u, lerr := c.FindUpdateByFromTag(ctx, n.FromTag, hint)
 			if lerr != nil {
+				c.o.Metrics.failed("create update", lerr)
 				return nil, fmt.Errorf("bodhi: update for side tag %s exists but look-up failed: %w", n.FromTag, lerr)
 			}
 			c.log.Info("Bodhi already had an update for the side tag", "from_tag", n.FromTag, "alias", u.Alias)
 			return &Created{Updates: []Update{*u}, Existing: true}, nil
 		}
+		c.o.Metrics.failed("create update", err)
 		return nil, err
 	}
-	return decodeCreated(raw)
+	created, err := decodeCreated(raw)
+	c.o.Metrics.failed("create update", err)
+	return created, err
 }
 
 // decodeCreated accepts both answers: the update object (with caveats) or,

@@ -178,8 +178,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bodhiMetrics, err := bodhi.NewMetrics(admin.Registry)
+	if err != nil {
+		return fmt.Errorf("%s: bodhi metrics: %w", Name, err)
+	}
 	client, err := bodhi.New(bodhi.Options{BaseURL: cfg.BodhiURL, Tokens: tokens, RetryFor: cfg.RetryFor,
-		Username: cfg.BodhiUser, Logger: log, OnRetry: onRetry})
+		Username: cfg.BodhiUser, Logger: log, OnRetry: onRetry, Metrics: bodhiMetrics})
 	if err != nil {
 		return err
 	}

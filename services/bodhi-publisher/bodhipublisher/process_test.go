@@ -3,9 +3,12 @@ package bodhipublisher_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -105,6 +108,21 @@ func TestBinaryKilledBetweenChunks(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "deprecated") {
 		t.Errorf("the current variable names logged a deprecation:\n%s", logs.String())
+	}
+	// The Bodhi client's counters are on the admin port's /metrics: the
+	// second process filed chunk 1 (chunk 0's outcome was replayed).
+	addrs := regexp.MustCompile(`admin server listening.* addr=(\S+)`).FindAllStringSubmatch(logs.String(), -1)
+	if len(addrs) != 2 {
+		t.Fatalf("admin addresses %v in the logs:\n%s", addrs, logs.String())
+	}
+	resp, err := http.Get("http://" + addrs[1][1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `ebs_bodhi_client_requests_total{code="200",op="create_update"} 1` + "\n"; !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 	}
 	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/bodhi"
@@ -301,13 +303,27 @@ func resolver(t *testing.T, url string) ReleaseResolver {
 	return c
 }
 
-// Against the Bodhi simulator's /releases/ route.
+// Against the Bodhi simulator's /releases/ route, through the resolver
+// Run builds: its requests show on the registry it is given.
 func TestRawhideResolutionWithBodhiSimulator(t *testing.T) {
 	t.Parallel()
 	sim := bodhisim.Start(t, bodhisim.Options{})
-	tag, err := resolver(t, sim.URL()).RawhideStableTag(context.Background())
+	reg := prometheus.NewRegistry()
+	rr, err := NewReleaseResolver(sim.URL(), 5*time.Second, 5*time.Second, nil, reg, lifecycle.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := rr.RawhideStableTag(context.Background())
 	if err != nil || tag != "f45" {
 		t.Fatalf("%q %v", tag, err)
+	}
+	want := `
+# HELP ebs_bodhi_client_requests_total HTTP requests to Bodhi by operation and status code ("error" when no answer came).
+# TYPE ebs_bodhi_client_requests_total counter
+ebs_bodhi_client_requests_total{code="200",op="list_releases"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ebs_bodhi_client_requests_total", "ebs_bodhi_client_errors_total"); err != nil {
+		t.Fatal(err)
 	}
 	rels := bodhisim.DefaultReleases()
 	rels[0].StableTag, rels[0].DistTag = "f46", "f46"

@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	releases := cfg.Releases
 	if releases == nil {
-		bc, err := NewReleaseResolver(cfg.BodhiURL, cfg.HTTPTimeout, cfg.HTTPRetry, nil, log)
+		bc, err := NewReleaseResolver(cfg.BodhiURL, cfg.HTTPTimeout, cfg.HTTPRetry, nil, admin.Registry, log)
 		if err != nil {
 			return err
 		}

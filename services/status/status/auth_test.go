@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,5 +204,173 @@ func TestAuthOnHTTPAndGateway(t *testing.T) {
 	}
 	if m := prov.LastTokenAuthMethod(); m != "client_secret_basic" {
 		t.Errorf("token request authenticated with %q, want client_secret_basic", m)
+	}
+}
+
+// TestIDTokenWithEndpointsOnlyConfig runs status as production would: the
+// production distrobaker.yaml from --config with open_id_connect naming the
+// endpoints only (the schema has no issuer) and no -oidc-issuer. An ID token
+// bearer is still accepted: the issuer is found by discovery above auth_url.
+func TestIDTokenWithEndpointsOnlyConfig(t *testing.T) {
+	t.Parallel()
+	prov := oidctest.Start(t, oidctest.Options{})
+	prov.AddUser(adminUser.name, adminUser.groups...)
+	raw, err := os.ReadFile("testdata/distrobaker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oidcYAML := "open_id_connect:\n" +
+		"    auth_url: " + prov.AuthURL() + "\n" +
+		"    client_id: " + prov.ClientID() + "\n" +
+		"    token_endpoint: " + prov.TokenURL() + "\n" +
+		"    userinfo_endpoint: " + prov.UserInfoURL() + "\n" +
+		"    admin_groups: [eln-admins]"
+	withOIDC := strings.Replace(string(raw), "open_id_connect: false", oidcYAML, 1)
+	dir := t.TempDir()
+	path, secret := filepath.Join(dir, "distrobaker.yaml"), filepath.Join(dir, "secret")
+	if err := os.WriteFile(path, []byte(withOIDC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte(prov.ClientSecret()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ebsstatus.Config{OIDCClientSecretFile: secret}
+	cfg.Config = path
+	env := statustest.Start(t, statustest.Options{Config: cfg})
+	idTok := prov.IDToken(adminUser.name, "", time.Hour)
+
+	c := dial(t, env.Server.GRPCAddr)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+idTok)
+	if _, err := c.Pause(ctx, &ebsv1.PauseRequest{Reason: "id token"}); err != nil {
+		t.Fatalf("gRPC Pause with an ID token: %v", err)
+	}
+	st, err := c.GetStatus(context.Background(), &ebsv1.GetStatusRequest{})
+	if err != nil || !st.AuthEnabled || st.Control.GetChangedBy() != adminUser.name {
+		t.Fatalf("status after pause: auth %v by %q (%v)", st.GetAuthEnabled(), st.GetControl().GetChangedBy(), err)
+	}
+	r := request(t, "POST", env.HTTPURL()+"/control/unpause", "", map[string]string{"Authorization": "Bearer " + idTok})
+	if r.code != 200 || !strings.Contains(r.body, "alice") {
+		t.Fatalf("POST /control/unpause with an ID token: %d %q", r.code, trim(r.body))
+	}
+	// The userinfo endpoint never saw the ID token: it was verified locally.
+	if n := prov.Count("userinfo"); n != 0 {
+		t.Errorf("userinfo called %d times for ID-token bearers", n)
+	}
+}
+
+// TestOIDCCallbackAndLogout covers the OIDC answers of the status server
+// (reference §6.2): a provider error 401, an expired state 400 (like an
+// unknown one), a code the provider refuses 401; the session cookie is
+// Secure exactly when the browser talks https (directly or, here, through a
+// proxy saying X-Forwarded-Proto: https), and /logout ends the session.
+func TestOIDCCallbackAndLogout(t *testing.T) {
+	t.Parallel()
+	env, _ := authEnv(t)
+	base := env.HTTPURL()
+	ctx := context.Background()
+	states := map[string]time.Time{"expired-state": time.Now().Add(-time.Minute), "fresh-state": time.Now().Add(5 * time.Minute)}
+	for st, exp := range states {
+		if err := env.Server.Store.SaveLoginState(ctx, auth.LoginState{State: st, CodeVerifier: "v", Nonce: "n",
+			ReturnTo: "/status.html", RedirectURI: base + "/oidc/callback", ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name, query string
+		want        int
+		contains    string
+	}{
+		{"provider error", "error=access_denied&error_description=no", 401, "login failed: access_denied"},
+		{"expired state", "code=abc&state=expired-state", 400, "unknown or expired login state"},
+		{"refused code", "code=never-issued&state=fresh-state", 401, "refused the code"},
+		{"state used twice", "code=never-issued&state=fresh-state", 400, "unknown or expired login state"},
+	} {
+		r := request(t, "GET", base+"/oidc/callback?"+tt.query, "", nil)
+		if r.code != tt.want || !strings.Contains(r.body, tt.contains) {
+			t.Errorf("%s: %d %q, want %d containing %q", tt.name, r.code, trim(r.body), tt.want, tt.contains)
+		}
+	}
+
+	noFollow := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string, h map[string]string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	sessionCookie := func(resp *http.Response) *http.Cookie {
+		for _, c := range resp.Cookies() {
+			if c.Name == auth.CookieName {
+				return c
+			}
+		}
+		return nil
+	}
+	for _, tt := range []struct {
+		name   string
+		header map[string]string
+		proto  string
+	}{
+		{"plain http", nil, "http"},
+		{"https behind a proxy", map[string]string{"X-Forwarded-Proto": "https"}, "https"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := get(base+"/login?return_to=/status.html", tt.header, nil)
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != 307 || err != nil {
+				t.Fatalf("/login: %d %v", resp.StatusCode, err)
+			}
+			wantRedirect := tt.proto + "://" + env.Server.HTTPAddr + "/oidc/callback"
+			if got := loc.Query().Get("redirect_uri"); got != wantRedirect {
+				t.Fatalf("redirect_uri %q, want %q", got, wantRedirect)
+			}
+			// The provider (user logged in) sends the browser back; the
+			// proxy would terminate https, so call the server over http.
+			resp = get(loc.String(), nil, nil)
+			cb, err := url.Parse(resp.Header.Get("Location"))
+			if err != nil || !strings.HasPrefix(cb.String(), wantRedirect) {
+				t.Fatalf("provider sent the browser to %q (%v)", cb, err)
+			}
+			cb.Scheme = "http"
+			resp = get(cb.String(), tt.header, nil)
+			ck := sessionCookie(resp)
+			if resp.StatusCode != 307 || resp.Header.Get("Location") != "/status.html" || ck == nil {
+				t.Fatalf("callback: %d -> %q, cookie %v", resp.StatusCode, resp.Header.Get("Location"), ck)
+			}
+			if ck.Secure != (tt.proto == "https") || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.MaxAge != 86400 {
+				t.Fatalf("session cookie %+v: want Secure=%v, HttpOnly, SameSite=Lax, 24 h", ck, tt.proto == "https")
+			}
+			if r := request(t, "GET", base+"/whoami", "", map[string]string{"Cookie": ck.Name + "=" + ck.Value}); !strings.Contains(r.body, `"user":"alice"`) {
+				t.Fatalf("whoami with the new cookie: %s", r.body)
+			}
+
+			// /logout deletes the session, clears the cookie and goes to a
+			// safe return_to.
+			resp = get(base+"/logout?return_to=/status.html", tt.header, ck)
+			cleared := sessionCookie(resp)
+			if resp.StatusCode != 307 || resp.Header.Get("Location") != "/status.html" || cleared == nil ||
+				cleared.Value != "" || cleared.MaxAge >= 0 || cleared.Secure != (tt.proto == "https") {
+				t.Fatalf("logout: %d -> %q, cookie %+v", resp.StatusCode, resp.Header.Get("Location"), cleared)
+			}
+			if r := request(t, "POST", base+"/control/pause", "", map[string]string{"Authorization": "Bearer " + ck.Value}); r.code != 401 {
+				t.Fatalf("session still valid after logout: %d", r.code)
+			}
+			if resp := get(base+"/logout?return_to=https://evil.example/", nil, nil); resp.Header.Get("Location") != "/" {
+				t.Fatalf("logout to an unsafe return_to went to %q", resp.Header.Get("Location"))
+			}
+		})
 	}
 }

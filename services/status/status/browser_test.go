@@ -5,13 +5,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/store/storetest"
+	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
 	"github.com/fedora-eln/ebs/services/status/status/statustest"
 )
 
@@ -110,13 +115,29 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
-	do("wait for the running batch", chromedp.WaitVisible(chromedp.ID("running-batch-id")))
+	do("wait for the running batch and the denylist",
+		chromedp.WaitVisible(chromedp.ID("running-batch-id")), chromedp.WaitVisible(chromedp.CSS("#denylist-body table")))
 	batchID, phase := text("#running-batch-id"), text("#running-phase")
 	packages, pending, warning := text("#running-body table.packages"), text("#pending-body"), text("#auth-warning")
+	sliceText, currentSlice := text("#running-body .slices"), text("#running-body .slice.current")
+	failures, denylist := text("#failures-body"), text("#denylist-body")
 	href, err := chromedp.Run(tctx, chromedp.AttributeValue(chromedp.CSS(`#running-body a[href*="taskID=7003"]`), "href"))
 	if err != nil {
 		t.Fatalf("task link: %v", err)
 	}
+	// rows returns the first two cells of each body row of a table.
+	rows := func(sel string) []string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(`+strconv.Quote(sel+" tbody tr")+`)]`+
+			`.map(r => r.cells[0].textContent + " " + r.cells[1].textContent)`))
+		if err != nil {
+			t.Fatalf("rows of %s: %v", sel, err)
+		}
+		return v
+	}
+	pendingRows, batchRows := rows("#pending-body"), rows("#batches-body")
+	// The screenshot shows the batch in progress (taken before the pause and
+	// phase change below).
 	shot("status-page-batch-in-progress.png")
 	if batchID != storetest.RunningBatch || phase != "building" {
 		t.Errorf("running batch %q phase %q", batchID, phase)
@@ -126,8 +147,30 @@ func TestStatusPageInBrowser(t *testing.T) {
 			t.Errorf("package table lacks %q:\n%s", want, packages)
 		}
 	}
-	if !strings.Contains(pending, "kernel") || !strings.Contains(pending, "bash") {
-		t.Errorf("pending queue = %q", pending)
+	for _, want := range []string{"slice 0 · ordering 0 finished", "llvm", "slice 1 · ordering 1 finished", "clang", "slice 2 · ordering 1000 running"} {
+		if !strings.Contains(sliceText, want) {
+			t.Errorf("slices lack %q:\n%s", want, sliceText)
+		}
+	}
+	if !strings.Contains(currentSlice, "slice 2") || !strings.Contains(currentSlice, "gcc, python3.14, rust-serde") {
+		t.Errorf("current slice = %q, want slice 2 with gcc, python3.14, rust-serde", currentSlice)
+	}
+	// Pending requests in queue order, each with its position.
+	if want := []string{"1 kernel", "2 bash"}; !slices.Equal(pendingRows, want) {
+		t.Errorf("pending rows %q, want %q (whole table %q)", pendingRows, want, pending)
+	}
+	if want := []string{storetest.RunningBatch + " running", storetest.FinishedBatch + " PARTIAL"}; !slices.Equal(batchRows, want) {
+		t.Errorf("recent batches %q, want %q", batchRows, want)
+	}
+	for _, want := range []string{"python-broken", storetest.FailingSCM, "5002 5003", "BuildError: error building package (arch x86_64)", "denylisted"} {
+		if !strings.Contains(failures, want) {
+			t.Errorf("failures lack %q:\n%s", want, failures)
+		}
+	}
+	for _, want := range []string{storetest.FailingSCM, "python-broken", storetest.FinishedBatch, "BuildError"} {
+		if !strings.Contains(denylist, want) {
+			t.Errorf("denylist lacks %q:\n%s", want, denylist)
+		}
 	}
 	if !strings.Contains(warning, "Authentication is disabled") {
 		t.Errorf("auth warning = %q", warning)
@@ -149,4 +192,34 @@ func TestStatusPageInBrowser(t *testing.T) {
 			t.Errorf("history lacks %q:\n%s", want, history)
 		}
 	}
+
+	// A finished batch opens from the recent list with its Bodhi update.
+	const update = "FEDORA-2026-abc123"
+	do("open the finished batch",
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#batches-body .clickable")].find(e => e.textContent === `+
+			strconv.Quote(storetest.FinishedBatch)+`).click()`),
+		chromedp.WaitVisible(chromedp.CSS(`#batch-detail a[href*="`+update+`"]`)))
+	bodhi, err := chromedp.Run(tctx, chromedp.AttributeValue(chromedp.CSS(`#batch-detail a[href*="`+update+`"]`), "href"))
+	if err != nil || bodhi.Value != "https://bodhi.fedoraproject.org/updates/"+update {
+		t.Errorf("Bodhi update link %q (%v)", bodhi.Value, err)
+	}
+
+	// Live update: a pause over gRPC and a phase change reach the open page
+	// through its polling, without a reload (the marker would be lost).
+	do("mark the page", chromedp.Evaluate[chromedp.Void](`window.ebsNoReload = true`))
+	if _, err := dial(t, env.Server.GRPCAddr).Pause(tctx, &ebsv1.PauseRequest{Reason: "browser test"}); err != nil {
+		t.Fatal(err)
+	}
+	env.Publish(t, storetest.Msg{Subject: natsx.SubjectBatchPhase, ID: storetest.RunningBatch + "-phase-collecting",
+		Msg: &ebsv1.BatchPhaseChanged{BatchId: storetest.RunningBatch, Phase: ebsv1.BatchPhase_BATCH_PHASE_COLLECTING, At: timestamppb.Now()}})
+	do("wait for the pause banner and the new phase", chromedp.Poll[chromedp.Void](`!document.getElementById("pause-banner").hidden && `+
+		`document.getElementById("running-phase").textContent === "collecting"`, chromedp.WithPollingInterval(100*time.Millisecond)))
+	kept, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.ebsNoReload === true`))
+	if err != nil || !kept {
+		t.Errorf("the page was reloaded (marker %v, %v)", kept, err)
+	}
+	if banner := text("#pause-banner"); !strings.Contains(banner, "PAUSED") || !strings.Contains(banner, "browser test") {
+		t.Errorf("pause banner = %q", banner)
+	}
+	shot("status-page-paused.png")
 }

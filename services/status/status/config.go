@@ -40,7 +40,10 @@ type Config struct {
 	KojiWebURL string
 	// KojiHubURL is where status.json reads Koji (listTagged, listBuilds, listTags).
 	KojiHubURL string
-	// OIDCIssuer enables discovery and ID-token verification (optional).
+	// OIDCIssuer is the OIDC provider's issuer, for ID-token verification
+	// (bearers and the login's nonce). The YAML names endpoints only, so when
+	// empty it is derived from open_id_connect.auth_url by discovery; if that
+	// fails start-up warns that ID tokens are refused.
 	OIDCIssuer string
 	// OIDCClientSecretFile holds the OIDC client secret.
 	OIDCClientSecretFile string
@@ -48,8 +51,12 @@ type Config struct {
 	SMTPPasswordFile string
 	// ReplayHistory empties the projected history and replays the EBS stream
 	// from its start (sessions and sent mails stay): for a schema change or a
-	// projection fix. Run one replica with it, once.
+	// projection fix. Run one replica with it, once. It is refused
+	// (ErrReplayIncomplete) when the EBS stream no longer starts at message 1:
+	// the stream keeps 30 days, so a replay would lose older history.
 	ReplayHistory bool
+	// ReplayHistoryForce replays even then, keeping only what the stream holds.
+	ReplayHistoryForce bool
 
 	// Settings is the loaded ebs configuration; when nil it is loaded from
 	// Common.Config (a file path), and without either the defaults apply:
@@ -78,9 +85,12 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	// -koji-hub-url are the status service's older spellings.
 	lifecycle.StringVar(fs, &c.KojiHubURL, "koji-url", "EBS_KOJI_URL", os.Getenv("EBS_KOJI_HUB_URL"), "Koji hub XML-RPC URL for status.json (read only)")
 	fs.StringVar(&c.KojiHubURL, "koji-hub-url", c.KojiHubURL, "deprecated: use -koji-url")
-	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "", "OIDC issuer (discovery and ID-token verification)")
+	lifecycle.StringVar(fs, &c.OIDCIssuer, "oidc-issuer", "EBS_OIDC_ISSUER", "", "OIDC issuer for ID-token verification (default: found by discovery above open_id_connect.auth_url)")
 	lifecycle.StringVar(fs, &c.OIDCClientSecretFile, "oidc-client-secret-file", "EBS_OIDC_CLIENT_SECRET_FILE", "", "file holding the OIDC client secret")
-	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false, "empty the history tables and replay the EBS stream from its start")
+	lifecycle.BoolVar(fs, &c.ReplayHistory, "replay-history", "EBS_REPLAY_HISTORY", false,
+		"empty the history tables and replay the EBS stream from its start (refused once the stream has lost messages: it keeps 30 days)")
+	lifecycle.BoolVar(fs, &c.ReplayHistoryForce, "replay-history-force", "EBS_REPLAY_HISTORY_FORCE", false,
+		"with -replay-history: replay even though the stream no longer starts at message 1; history older than the stream is lost")
 	lifecycle.StringVar(fs, &c.SMTPPasswordFile, "smtp-password-file", "EBS_SMTP_PASSWORD_FILE", "", "file holding the SMTP password")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())

@@ -46,10 +46,25 @@
 // Flags, each with its environment variable: -database-url
 // (EBS_DATABASE_URL), -http-addr (EBS_HTTP_ADDR), -grpc-addr
 // (EBS_GRPC_ADDR), -koji-web-url (EBS_KOJI_WEB_URL), -koji-url
-// (EBS_KOJI_URL; formerly -koji-hub-url / EBS_KOJI_HUB_URL), -oidc-issuer (EBS_OIDC_ISSUER), -replay-history
-// (EBS_REPLAY_HISTORY), -oidc-client-secret-file
+// (EBS_KOJI_URL; formerly -koji-hub-url / EBS_KOJI_HUB_URL), -oidc-issuer
+// (EBS_OIDC_ISSUER), -replay-history (EBS_REPLAY_HISTORY),
+// -replay-history-force (EBS_REPLAY_HISTORY_FORCE), -oidc-client-secret-file
 // (EBS_OIDC_CLIENT_SECRET_FILE) and -smtp-password-file
 // (EBS_SMTP_PASSWORD_FILE).
+//
+// -replay-history empties the history tables and replays the EBS stream
+// from its first message. The stream keeps 30 days but the tables keep
+// everything projected, so once the stream no longer starts at message 1
+// the replay is refused (start-up fails with ErrReplayIncomplete, naming the
+// first sequence): it would silently drop the older history.
+// -replay-history-force replays anyway, keeping only what the stream holds.
+//
+// The open_id_connect section names endpoints but no issuer; ID tokens (as
+// bearers, and the login's nonce check) need one. Without -oidc-issuer it
+// is found by OIDC discovery at the parents of auth_url's path (Fedora:
+// https://id.fedoraproject.org/openidc), trusted only when that document
+// names the same authorization endpoint. When neither works start-up warns:
+// session ids and access tokens still work, ID tokens are refused.
 //
 // Secrets come only from the environment or files, as libs/config.Secrets
 // reads them: EBS_OIDC_CLIENT_SECRET[_FILE] (required when open_id_connect

@@ -41,7 +41,9 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	}
 	handle("GET /{$}", "/", http.RedirectHandler("/status.html", http.StatusTemporaryRedirect))
 	handle("GET /status", "/status", http.RedirectHandler("/status.html", http.StatusTemporaryRedirect))
-	handle("GET /alive", "/alive", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "alive") }))
+	// /alive answers as the admin port's does: 200 "alive", or 500 once
+	// the service is not alive (a component failed), as the original.
+	handle("GET /alive", "/alive", s.admin.Handler())
 	handle("GET /startup", "/startup", http.HandlerFunc(s.startup))
 	handle("GET /status.html", "/status.html", http.HandlerFunc(s.page))
 	static, _ := fs.Sub(webFiles, "web/static")

@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"context"
 	"crypto/tls"
 	"net/mail"
 	"strings"
@@ -52,11 +53,37 @@ func TestFailureMailOnBatchCompleted(t *testing.T) {
 	// And a completion without persistent failures: no mail either.
 	clean := &ebsv1.BatchCompleted{BatchId: "b-clean", Result: ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED,
 		Outcomes: []*ebsv1.PackageOutcome{{Component: "zlib", State: ebsv1.PackageState_PACKAGE_STATE_BUILT}}}
-	env.Publish(t, storetest.Msg{Subject: natsx.SubjectBatchCompleted, ID: "redelivered-completion", Msg: completed},
-		storetest.Msg{Subject: natsx.SubjectBatchCompleted, ID: "clean-completion", Msg: clean})
-	env.WaitProjected(t, env.Events)
-	if got := smtp.Wait(2, 3*time.Second); len(got) != 1 {
-		t.Fatalf("%d mails after a redelivered completion, want 1", len(got))
+	ctx := context.Background()
+	last, err := storetest.Publish(ctx, env.Conn.JS, []storetest.Msg{
+		{Subject: natsx.SubjectBatchCompleted, ID: "redelivered-completion", Msg: completed},
+		{Subject: natsx.SubjectBatchCompleted, ID: "clean-completion", Msg: clean}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The mailer acks a completion only after its mail went out (or was
+	// found already sent), so once the status-mail consumer has acked both
+	// messages every mail they could cause has been sent.
+	cons, err := env.Conn.JS.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatusMail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status-mail consumer did not ack up to %d: ack floor %d, %d pending, %d unacked",
+				last, info.AckFloor.Stream, info.NumPending, info.NumAckPending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := smtp.Messages(); len(got) != 1 {
+		t.Fatalf("%d mails after a redelivered completion and a clean one, want 1", len(got))
 	}
 }
 

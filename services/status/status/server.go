@@ -126,7 +126,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 		return nil, err
 	}
 	if cfg.ReplayHistory {
-		if err := replay(ctx, s.Store, s.conn, cfg.Replicas); err != nil {
+		if err := replay(ctx, s.Store, s.conn, cfg.Replicas, cfg.ReplayHistoryForce, log); err != nil {
 			return nil, err
 		}
 		log.Warn("history emptied; replaying the EBS stream from its start")
@@ -244,6 +244,8 @@ func (s *Server) goRun(name string, f func() error) {
 		defer s.wg.Done()
 		if err := f(); err != nil {
 			s.log.Error("status: "+name+" stopped", "error", err)
+			// The service stops: /alive says so while it shuts down.
+			s.admin.SetAlive(false)
 			s.errc <- fmt.Errorf("status %s: %w", name, err)
 			s.cancel()
 		}
@@ -281,9 +283,34 @@ func (s *Server) closeAll() {
 	}
 }
 
+// ErrReplayIncomplete: -replay-history was refused because the EBS stream
+// no longer holds its first messages.
+var ErrReplayIncomplete = errors.New("status: refusing to replay history")
+
 // replay empties the projection and recreates its durable consumer, which
-// then delivers the stream from its first message.
-func replay(ctx context.Context, st *store.Store, conn *natsx.Conn, replicas int) error {
+// then delivers the stream from its first message. The EBS stream keeps 30
+// days (natsx.Streams), while the history tables keep everything projected;
+// once messages have expired a replay would replace that older history with
+// nothing, so it is refused unless forced.
+func replay(ctx context.Context, st *store.Store, conn *natsx.Conn, replicas int, force bool, log *slog.Logger) error {
+	stream, err := conn.JS.Stream(ctx, natsx.StreamEBS)
+	if err != nil {
+		return fmt.Errorf("status: replay: %w", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("status: replay: %w", err)
+	}
+	// An unused stream has FirstSeq 0; one that lost messages starts after 1.
+	if first := info.State.FirstSeq; first > 1 {
+		if !force {
+			return fmt.Errorf("%w: the %s stream starts at message %d (messages 1-%d expired or were purged), "+
+				"so replaying would drop the history projected from them; run with -replay-history-force "+
+				"(EBS_REPLAY_HISTORY_FORCE=true) to replay anyway and keep only what the stream still holds",
+				ErrReplayIncomplete, natsx.StreamEBS, first, first-1)
+		}
+		log.Warn("forced replay: history older than the stream's first message is dropped", "stream", natsx.StreamEBS, "first_seq", first)
+	}
 	if err := st.Reset(ctx); err != nil {
 		return err
 	}

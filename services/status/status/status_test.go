@@ -1,11 +1,13 @@
 package status_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -215,6 +218,36 @@ func TestGRPCService(t *testing.T) {
 	if err != nil || hr.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health: %v %v", hr, err)
 	}
+	// Reflection (what grpcurl uses) lists the service and serves its
+	// descriptor.
+	rs, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"}}); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, sv := range lr.GetListServicesResponse().GetService() {
+		services = append(services, sv.GetName())
+	}
+	if !slices.Contains(services, ebsv1.StatusService_ServiceDesc.ServiceName) || !slices.Contains(services, "grpc.health.v1.Health") {
+		t.Errorf("reflection lists %v, want ebs.v1.StatusService and grpc.health.v1.Health", services)
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "ebs.v1.StatusService"}}); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := rs.Recv()
+	if err != nil || len(fr.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+		t.Errorf("descriptor of ebs.v1.StatusService: %v %v", fr, err)
+	}
+	_ = rs.CloseSend()
 }
 
 func TestWatchBatchEvents(t *testing.T) {
@@ -279,11 +312,45 @@ func TestGatewayMapping(t *testing.T) {
 		{"POST", "/v1/control/pause", `{"reason":"test"}`, 200, "test"},
 		{"POST", "/v1/control/resume", `{}`, 200, "control"},
 		{"GET", "/v1/nothing-here", "", 404, ""},
+		{"POST", "/v1/denylist:remove", `{}`, 400, "scm_url is required"},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"git+https://src.fedoraproject.org/rpms/never.git#1"}`, 404, "not denylisted"},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"` + storetest.FailingSCM + `"}`, 200, `"removedBy":"anonymous"`},
+		{"POST", "/v1/denylist:remove", `{"scmUrl":"` + storetest.FailingSCM + `"}`, 404, "not denylisted"},
 	} {
 		r := request(t, tt.method, base+tt.path, tt.body, map[string]string{"Content-Type": "application/json"})
 		if r.code != tt.want || !strings.Contains(r.body, tt.contains) {
 			t.Errorf("%s %s: %d %.300s; want %d containing %q", tt.method, tt.path, r.code, r.body, tt.want, tt.contains)
 		}
+	}
+	if r := request(t, "GET", base+"/v1/denylist", "", nil); r.code != 200 || strings.Contains(r.body, "python-broken") {
+		t.Errorf("denylist after removal: %d %.300s", r.code, r.body)
+	}
+
+	// /v1/events streams WatchBatchEvents as newline-delimited JSON.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?sinceSequence=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadBytes('\n')
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/v1/events: %d %q %v", resp.StatusCode, line, err)
+	}
+	var ev struct {
+		Result struct {
+			Sequence string `json:"sequence"`
+			Subject  string `json:"subject"`
+			Started  struct {
+				BatchID string `json:"batchId"`
+			} `json:"started"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(line, &ev); err != nil || ev.Result.Subject != natsx.SubjectBatchStarted ||
+		ev.Result.Started.BatchID != storetest.FinishedBatch || ev.Result.Sequence == "" {
+		t.Fatalf("/v1/events first line %s (%v)", line, err)
 	}
 }
 
