@@ -459,3 +459,49 @@ func volumeOfConfigMap(d *appsv1.Deployment, cm string) bool {
 	}
 	return false
 }
+
+// The bridge's outbound completions link to the status page: an explicit
+// statusURL, else the ingress host, else no link.
+func TestChartOutboundStatusLink(t *testing.T) {
+	t.Parallel()
+	outbound := "fedoraMessaging.outboundTopic=org.fedoraproject.prod.eln.buildsync.batch.complete"
+	cases := []struct {
+		name string
+		sets []string
+		want string // EBS_STATUS_URL of the bridge; "" = unset
+	}{
+		{"no-ingress", []string{outbound}, ""},
+		{"ingress-host", []string{outbound, "status.ingress.enabled=true", "status.ingress.host=ebs.fedoraproject.org"}, "https://ebs.fedoraproject.org/"},
+		{"explicit", []string{outbound, "status.ingress.enabled=true", "fedoraMessaging.statusURL=https://status.example/"}, "https://status.example/"},
+		{"outbound-off", []string{"status.ingress.enabled=true"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var bridge *appsv1.Deployment
+			for _, o := range render(t, tc.sets...) {
+				if d, ok := o.(*appsv1.Deployment); ok && d.Labels["app.kubernetes.io/name"] == "bridge" {
+					bridge = d
+				}
+			}
+			if bridge == nil {
+				t.Fatal("no bridge Deployment rendered")
+			}
+			got, outboundSet := "", false
+			for _, e := range bridge.Spec.Template.Spec.Containers[0].Env {
+				switch e.Name {
+				case "EBS_STATUS_URL":
+					got = e.Value
+				case "EBS_OUTBOUND_TOPIC":
+					outboundSet = true
+				}
+			}
+			if got != tc.want {
+				t.Errorf("EBS_STATUS_URL = %q, want %q", got, tc.want)
+			}
+			if wantOutbound := tc.name != "outbound-off"; outboundSet != wantOutbound {
+				t.Errorf("EBS_OUTBOUND_TOPIC set = %v, want %v", outboundSet, wantOutbound)
+			}
+		})
+	}
+}
