@@ -106,7 +106,8 @@ type Task struct {
 	SCMURL     string
 	Target     string
 	EBSAttempt string
-	// Request of tagBuild tasks: tag and build.
+	// Request of tagBuild tasks as Koji records it: [tag_id, build_id, ...],
+	// so both are decimal ids, never names.
 	Tag      string
 	BuildRef string
 }
@@ -134,8 +135,10 @@ type Result[T any] struct {
 // Hub is every Koji operation of the batch engine. Multi-item methods run as
 // multicalls in chunks (at most 500 calls per request); their per-item
 // results are in input order and one item's fault does not lose the others.
-// A method's own error means the whole call failed (after libs/koji's
-// retries): nothing of it is known to have happened.
+// A method's own error means no answer came (after libs/koji's retries).
+// For a read that is all; for a write it does not mean nothing happened: the
+// hub may have applied it and lost the answer (a RetryError or a 5xx after
+// the call), so callers look before they repeat (koji-worker's mayHaveRun).
 type Hub interface {
 	LoggedInUser(ctx context.Context) (User, error)
 	GetBuildTarget(ctx context.Context, name string) (Target, error)
