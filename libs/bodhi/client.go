@@ -238,6 +238,7 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 	deadline := start.Add(c.o.RetryFor)
 	delay := c.o.MinBackoff
 	relogged, csrfRefreshes := false, 0
+	var last error // the latest answer, kept when the context ends mid-request
 	for attempt := 1; ; attempt++ {
 		csrf := ""
 		var err error
@@ -251,8 +252,9 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("bodhi: %s: %w", r.op, ctx.Err())
+			return ended(ctx, r.op, last)
 		}
+		last = err
 		switch {
 		case write && needsLogin(err) && !relogged:
 			// auth_tkt missing or expired: sign in again and fetch a new CSRF token.
@@ -404,14 +406,16 @@ func (c *Client) login(ctx context.Context, deadline time.Time) error {
 func (c *Client) retryRead(ctx context.Context, deadline time.Time, r request, out any) error {
 	start := time.Now()
 	delay := c.o.MinBackoff
+	var last error
 	for attempt := 1; ; attempt++ {
 		err := c.exchange(ctx, r, "", out)
+		if ctx.Err() != nil && err != nil {
+			return ended(ctx, r.op, last)
+		}
 		if err == nil || !c.transient(err) {
 			return err
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("bodhi: %s: %w", r.op, ctx.Err())
-		}
+		last = err
 		if err := c.backoff(ctx, r.op, attempt, start, deadline, &delay, err); err != nil {
 			return err
 		}
@@ -434,11 +438,22 @@ func (c *Client) backoff(ctx context.Context, op string, attempt int, start, dea
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("bodhi: %s: %w (last error: %v)", op, ctx.Err(), err)
+		return ended(ctx, op, err)
 	case <-t.C:
 	}
 	*delay = min(*delay*2, c.o.MaxBackoff)
 	return nil
+}
+
+// ended is the error of a call whose context ended while it was retrying:
+// the context's error, and Bodhi's last answer when there was one, both
+// wrapped, so callers see "HTTP 503" (and its *Error) rather than only
+// "context deadline exceeded".
+func ended(ctx context.Context, op string, last error) error {
+	if last == nil {
+		return fmt.Errorf("bodhi: %s: %w", op, ctx.Err())
+	}
+	return fmt.Errorf("bodhi: %s: %w (last answer: %w)", op, ctx.Err(), last)
 }
 
 // get is a read with the retry budget.

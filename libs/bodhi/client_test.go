@@ -306,6 +306,25 @@ func TestRetryBudgetIsBounded(t *testing.T) {
 	}
 }
 
+// A caller's deadline that ends while the client is still retrying keeps
+// Bodhi's last answer in the error: an operator reads "HTTP 503", not only
+// "context deadline exceeded".
+func TestCallerDeadlineKeepsLastAnswer(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(_ *bodhisim.Options, o *bodhi.Options) { o.RetryFor = time.Hour })
+	st1 := e.SideTag(t, "a-1-1.eln150")
+	e.sim.InjectFault(bodhisim.Fault{Method: "POST", Path: "/updates/", Status: 503, Times: -1})
+	ctx, cancel := context.WithTimeout(ctxT(t), 1500*time.Millisecond)
+	defer cancel()
+	_, err := e.c.CreateUpdate(ctx, eln(st1))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the caller's deadline, got %v", err)
+	}
+	if !bodhi.IsStatus(err, 503) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("the last answer (HTTP 503) is lost: %v", err)
+	}
+}
+
 func TestErrorShape(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
