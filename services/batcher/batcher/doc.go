@@ -83,5 +83,7 @@
 // Serve(ctx, Config, Deps{JS, Hub, Settings}, log) runs a replica on an
 // already provisioned JetStream; Deps.Hub is a kojibatch.Hub (reads only),
 // Deps.Settings returns the current *config.Config. Run builds those from
-// flags (see Config.Flags).
+// flags (see Config.Flags). Tests may set Config.Hook, called at every saga
+// step's entry and after every command is published, to stop a service at
+// a chosen point (enginetest's crash test kills services there).
 package batcher

@@ -65,6 +65,11 @@ func (b *Batcher) runSaga(ctx context.Context, id string) error {
 	s := &saga{state: st, b: b, id: id, log: b.log.With("batch_id", id), settings: b.settings()}
 	for {
 		step := s.hdr.GetStep()
+		if step != stepDone {
+			if err := s.hook(ctx, "", ""); err != nil {
+				return err
+			}
+		}
 		var err error
 		switch step {
 		case stepMove:
@@ -136,6 +141,15 @@ func (s *saga) announce(ctx context.Context, phase ebsv1.BatchPhase, detail stri
 	return nil
 }
 
+// hook calls Config.Hook (tests only) at a step's entry (commandID empty)
+// or after a command was published on subject.
+func (s *saga) hook(ctx context.Context, commandID, subject string) error {
+	if s.b.cfg.Hook == nil {
+		return nil
+	}
+	return s.b.cfg.Hook(ctx, HookPoint{BatchID: s.id, Step: s.hdr.GetStep(), CommandID: commandID, Subject: subject})
+}
+
 func (s *saga) pub(ctx context.Context, subject, msgID string, m proto.Message) error {
 	_, err := natsx.Publish(ctx, s.b.js, subject, msgID, m)
 	return err
@@ -152,6 +166,9 @@ func (s *saga) kojiAll(ctx context.Context, cmds []*ebsv1.KojiCommand) ([]*ebsv1
 			return nil, err
 		}
 		if err := s.b.results.Publish(ctx, s.b.js, subject, c.GetCommandId(), c); err != nil {
+			return nil, err
+		}
+		if err := s.hook(ctx, c.GetCommandId(), subject); err != nil {
 			return nil, err
 		}
 	}
@@ -183,7 +200,7 @@ func (s *saga) watch(ctx context.Context, c *ebsv1.WatchCommand) (*ebsv1.WatchEv
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.b.results.Issue(ctx, s.b.js, subject, c.GetCommandId(), c)
+	res, err := s.issue(ctx, subject, c.GetCommandId(), c)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +226,7 @@ func (s *saga) bodhi(ctx context.Context, c *ebsv1.BodhiCommand) (*ebsv1.BodhiEv
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.b.results.Issue(ctx, s.b.js, subject, c.GetCommandId(), c)
+	res, err := s.issue(ctx, subject, c.GetCommandId(), c)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +234,17 @@ func (s *saga) bodhi(ctx context.Context, c *ebsv1.BodhiCommand) (*ebsv1.BodhiEv
 		return nil, fmt.Errorf("batcher: result of %s is not a Bodhi event", c.GetCommandId())
 	}
 	return res.GetBodhi(), nil
+}
+
+// issue publishes a command (unless its result exists) and awaits its result.
+func (s *saga) issue(ctx context.Context, subject, id string, c proto.Message) (*ebsv1.CommandResult, error) {
+	if err := s.b.results.Publish(ctx, s.b.js, subject, id, c); err != nil {
+		return nil, err
+	}
+	if err := s.hook(ctx, id, subject); err != nil {
+		return nil, err
+	}
+	return s.b.results.Await(ctx, id)
 }
 
 func chunked[T any](xs []T, n int) [][]T {
