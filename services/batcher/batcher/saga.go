@@ -993,13 +993,46 @@ func (s *saga) publish(ctx context.Context) error {
 			ch.Update = proto.Clone(ev.GetUpdateCreated()).(*ebsv1.UpdateCreated)
 			ch.Update.Nvrs = nil // derived from the members; keeps the header small
 			ch.Step = "done"
-			s.log.Info("Bodhi update filed", "chunk", ch.GetChunk(), "alias", ch.GetUpdate().GetAlias(), "from_tag", ch.GetSideTag().GetTag())
+			if ch.GetUpdate().GetDryRun() {
+				s.log.Info("dry run: no Bodhi update filed", "chunk", ch.GetChunk(), "from_tag", ch.GetSideTag().GetTag())
+			} else {
+				s.log.Info("Bodhi update filed", "chunk", ch.GetChunk(), "alias", ch.GetUpdate().GetAlias(), "from_tag", ch.GetSideTag().GetTag())
+			}
 			if err := s.saveHeader(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return s.next(ctx, stepStable, ebsv1.BatchPhase_BATCH_PHASE_WAITING_STABLE, fmt.Sprintf("%d Bodhi updates filed", len(chunks)))
+	filed := 0
+	for _, ch := range chunks {
+		if !ch.GetUpdate().GetDryRun() {
+			filed++
+		}
+	}
+	detail := fmt.Sprintf("%d Bodhi updates filed", filed)
+	if filed < len(chunks) {
+		detail += fmt.Sprintf(" (%d not filed: dry run)", len(chunks)-filed)
+	}
+	return s.next(ctx, stepStable, ebsv1.BatchPhase_BATCH_PHASE_WAITING_STABLE, detail)
+}
+
+// dryRunReason is a member's outcome reason when its Bodhi chunk was
+// handled by bodhi-publisher in dry-run mode.
+const dryRunReason = "dry run: no Bodhi update filed"
+
+// inDryRunChunk reports, for each published member (as published()
+// returns them), whether its chunk's update was a dry run.
+func (s *saga) inDryRunChunk(n int) []bool {
+	out := make([]bool, n)
+	for _, ch := range s.hdr.GetChunks() {
+		if !ch.GetUpdate().GetDryRun() {
+			continue
+		}
+		for i := int(ch.GetFirst()); i < int(ch.GetFirst()+ch.GetCount()) && i < n; i++ {
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // --- stable ----------------------------------------------------------------
@@ -1008,7 +1041,15 @@ func (s *saga) stable(ctx context.Context) error {
 	var nvrs []string
 	var ms []*ebsv1.BatchMember
 	if len(s.hdr.GetChunks()) > 0 {
-		ms, nvrs = s.published()
+		// Builds of dry-run chunks went to no update: nothing brings them
+		// to the stable tag, so they are not waited for.
+		pms, pnvrs := s.published()
+		dry := s.inDryRunChunk(len(pms))
+		for i := range pms {
+			if !dry[i] {
+				ms, nvrs = append(ms, pms[i]), append(nvrs, pnvrs[i])
+			}
+		}
 	}
 	tag := s.hdr.GetOptions().GetStableTag()
 	if len(nvrs) > 0 && tag != "" {
@@ -1058,9 +1099,10 @@ func (s *saga) cleanup(ctx context.Context) error {
 		}
 		s.hdr.BuildSideTagRemoved = ok
 	}
-	// Update side tags that Bodhi never took (the batch failed first).
+	// Update side tags that Bodhi never took (the batch failed first, or
+	// bodhi-publisher ran dry and filed nothing).
 	for _, ch := range s.hdr.GetChunks() {
-		if tag := ch.GetSideTag().GetTag(); tag != "" && ch.GetUpdate() == nil {
+		if tag := ch.GetSideTag().GetTag(); tag != "" && (ch.GetUpdate() == nil || ch.GetUpdate().GetDryRun()) {
 			if _, err := remove(fmt.Sprintf("%s.cleanup.update.%d", s.id, ch.GetChunk()), tag); err != nil {
 				return err
 			}
@@ -1099,11 +1141,17 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 		ev.CompletedAt = h.GetCompletedAt()
 	}
 	updateOf := map[string]*ebsv1.UpdateCreated{}
+	dryRun := map[string]bool{}
 	for _, ch := range h.GetChunks() {
 		if t := ch.GetSideTag().GetTag(); t != "" {
 			ev.UpdateSideTags = append(ev.UpdateSideTags, t)
 		}
-		if u := ch.GetUpdate(); u != nil {
+		if u := ch.GetUpdate(); u.GetDryRun() {
+			for _, n := range s.chunkOf(ch) {
+				dryRun[n] = true
+			}
+		}
+		if u := ch.GetUpdate(); u != nil && !u.GetDryRun() {
 			nvrs := s.chunkOf(ch)
 			ev.Updates = append(ev.Updates, &ebsv1.BodhiUpdateRef{Alias: u.GetAlias(), Url: u.GetUrl(), FromTag: u.GetFromTag(), Nvrs: nvrs, Status: u.GetStatus()})
 			for _, n := range nvrs {
@@ -1135,6 +1183,9 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 			if u := updateOf[o.Nvr]; u != nil {
 				o.BodhiUpdateAlias, o.BodhiUpdateUrl = u.GetAlias(), u.GetUrl()
 				o.ReachedStable = h.GetStableWaited() && !m.GetNotStable()
+			}
+			if dryRun[o.Nvr] {
+				o.Reason = dryRunReason
 			}
 		}
 		ev.Outcomes = append(ev.Outcomes, o)

@@ -469,6 +469,56 @@ func TestBodhiChunks(t *testing.T) {
 	e.WaitNoSideTags()
 }
 
+// bodhi-publisher in dry-run mode files nothing and says so: the batcher
+// does not wait for the stable tag (nothing would bring the builds there),
+// each package's outcome says it was a dry run, and the update side tags,
+// which no Bodhi update took, are removed by the batcher.
+func TestBodhiDryRun(t *testing.T) {
+	t.Parallel()
+	e := et.New(t, et.Options{BodhiDryRun: true, Settings: func(c *config.Config) { c.Bodhi.BatchSize, c.Bodhi.MaxSingleBatchSize = 2, 2 }})
+	comps := []string{"dry1", "dry2", "dry3"}
+	e.Requests(comps...)
+	c := e.WaitCompleted(1, et.BatchWait)[0]
+	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
+		t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
+	}
+	for _, comp := range comps {
+		o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT)
+		if o.GetReason() != "dry run: no Bodhi update filed" || o.GetBodhiUpdateAlias() != "" || o.GetReachedStable() {
+			t.Errorf("%s: reason %q, update %q, reached stable %v: want a dry-run outcome", comp, o.GetReason(), o.GetBodhiUpdateAlias(), o.GetReachedStable())
+		}
+	}
+	if n := e.Bodhi.Created(); n != 0 {
+		t.Fatalf("%d Bodhi updates created in dry-run mode", n)
+	}
+	if len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 2 {
+		t.Fatalf("updates %v, update side tags %v: want 2 chunks and no update", c.GetUpdates(), c.GetUpdateSideTags())
+	}
+	// Both chunks went to bodhi-publisher, which answered dry_run.
+	for i := range 2 {
+		res, ok, err := e.Results.Get(context.Background(), fmt.Sprintf("%s.bodhi.%d", c.GetBatchId(), i))
+		if err != nil || !ok || !res.GetBodhi().GetUpdateCreated().GetDryRun() {
+			t.Fatalf("Bodhi command %d result %v (%v): want a dry-run UpdateCreated", i, res, err)
+		}
+	}
+	if _, ok, err := e.Results.Get(context.Background(), c.GetBatchId()+".stable"); err != nil || ok {
+		t.Fatalf("the stable tag was waited for after a dry run (%v)", err)
+	}
+	removed := map[string]bool{}
+	for _, r := range e.Hub.CallsTo("removeSideTag") {
+		if len(r.Params) > 0 {
+			removed[fmt.Sprint(r.Params[0])] = true
+		}
+	}
+	for _, tag := range c.GetUpdateSideTags() {
+		if !removed[tag] {
+			t.Errorf("update side tag %s not removed by the batcher (removed: %v)", tag, removed)
+		}
+	}
+	e.WaitNoSideTags()
+	et.WantClosed(t, e, c, comps...)
+}
+
 // Draft builds are promoted (through koji-worker) before Bodhi; the
 // promoted NVRs are what Bodhi gets and what reaches the stable tag.
 func TestDraftsPromoted(t *testing.T) {
