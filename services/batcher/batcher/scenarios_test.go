@@ -213,29 +213,53 @@ func TestFailFastPassedThrough(t *testing.T) {
 	}
 }
 
-// Scenario G: scratch builds: no promotion, no Bodhi, no update side tag.
+// Scenario G: scratch builds: no promotion, no Bodhi, no update side tag,
+// no stable wait, even with draft builds configured (scratch wins).
 func TestScratchMode(t *testing.T) {
 	t.Parallel()
-	e := et.New(t, et.Options{Settings: func(c *config.Config) { c.Koji.ScratchBuild = true }})
+	e := et.New(t, et.Options{Settings: func(c *config.Config) { c.Koji.ScratchBuild = true },
+		Batcher: func(c *batcher.Config) { c.Draft = true }})
 	e.Requests("tar", "gzip")
 	c := e.WaitCompleted(1, et.BatchWait)[0]
 	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
 		t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
 	}
-	et.WantState(t, c, "tar", ebsv1.PackageState_PACKAGE_STATE_BUILT)
-	for _, b := range e.BuildCalls() {
-		if b.Opts["scratch"] != true {
-			t.Errorf("build call without scratch: %+v", b)
+	if !c.GetOptions().GetScratch() || c.GetOptions().GetDraft() {
+		t.Errorf("batch options %v: want scratch without draft", c.GetOptions())
+	}
+	for _, comp := range []string{"tar", "gzip"} {
+		if o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetBodhiUpdateAlias() != "" || o.GetReachedStable() {
+			t.Errorf("%s went to Bodhi in scratch mode: %v", comp, o)
+		}
+	}
+	calls := e.BuildCalls()
+	if len(calls) != 2 {
+		t.Fatalf("build calls %+v: want one per package", calls)
+	}
+	for _, b := range calls {
+		if b.Opts["scratch"] != true || b.Opts["draft"] == true {
+			t.Errorf("build call %+v: want scratch, not draft", b)
 		}
 	}
 	if n := len(e.Hub.CallsTo("promoteBuild")); n != 0 {
 		t.Errorf("%d promoteBuild calls in scratch mode", n)
 	}
-	if c.GetSideTagsCreated() != 1 || len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 0 {
-		t.Errorf("scratch batch made %d side tags, updates %v", c.GetSideTagsCreated(), c.GetUpdates())
+	if n := et.CountOnStream(e, natsx.SubjectKojiCmdPrefix+"promote-builds"); n != 0 {
+		t.Errorf("%d promote commands in scratch mode", n)
 	}
-	if n := et.CountOnStream(e, natsx.SubjectBodhiCmdPrefix+">"); n != 0 {
-		t.Errorf("%d Bodhi commands in scratch mode", n)
+	if c.GetSideTagsCreated() != 1 || len(e.Hub.CallsTo("createSideTag")) != 1 || len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 0 {
+		t.Errorf("scratch batch made %d side tags (createSideTag %d), update side tags %v, updates %v: want the build side tag only",
+			c.GetSideTagsCreated(), len(e.Hub.CallsTo("createSideTag")), c.GetUpdateSideTags(), c.GetUpdates())
+	}
+	if n := et.CountOnStream(e, natsx.SubjectBodhiCmdPrefix+">"); n != 0 || e.Bodhi.Created() != 0 {
+		t.Errorf("%d Bodhi commands, %d updates in scratch mode", n, e.Bodhi.Created())
+	}
+	// The only wait is the seeds' in the build side tag.
+	if n := et.CountOnStream(e, natsx.SubjectWatchCmdPrefix+">"); n != 1 {
+		t.Errorf("%d wait commands: want the seed wait only", n)
+	}
+	if _, ok, err := e.Results.Get(context.Background(), c.GetBatchId()+".stable"); err != nil || ok {
+		t.Errorf("a stable wait result exists in scratch mode (%v)", err)
 	}
 	e.WaitNoSideTags()
 }
