@@ -3,6 +3,7 @@ package batcher_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -313,7 +314,10 @@ func TestFailureSeenOnlyByPolling(t *testing.T) {
 
 // Scenario O1: HTTP 500 on the build() submission is retried by the client;
 // each package is built once. O2: when the retries run out, the batch
-// fails, every request is closed and nothing is denylisted.
+// fails, every request is closed and nothing is denylisted. The fault rule
+// matches any multiCall (the simulator's rules see the outer method), so
+// the call log is checked: the 500s answered the build multicall and
+// nothing else.
 func TestBuildSubmissionHTTP500(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -332,11 +336,33 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 			if hits := e.Hub.FaultHits(); len(hits) != 1 || hits[0] == 0 || (tc.count > 0 && hits[0] != tc.count) {
 				t.Fatalf("fault hits %v: the build submission was not hit as planned", hits)
 			}
+			// How the build multicalls were answered, in order; with a
+			// counted rule every 500 went to one of them (the unlimited
+			// one stays until the end and may hit later multicalls).
+			var answers []int
+			for _, m := range e.Multicalls() {
+				if m.Has("build") {
+					answers = append(answers, m.HTTPStatus)
+				} else if m.HTTPStatus == 500 && tc.count > 0 {
+					t.Errorf("a multicall without build() was answered 500: %v", m.Methods)
+				}
+			}
 			if tc.count > 0 {
 				remove()
-				et.WantState(t, c, "httpd", ebsv1.PackageState_PACKAGE_STATE_BUILT)
+				want := append(slices.Repeat([]int{500}, tc.count), 200)
+				if !slices.Equal(answers, want) {
+					t.Fatalf("build multicall answered %v: want %v (%d times 500, then success)", answers, want, tc.count)
+				}
+				for _, comp := range []string{"httpd", "nginx"} {
+					if o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetAttempts() != 1 {
+						t.Errorf("%s: %d attempts", comp, o.GetAttempts())
+					}
+				}
 				et.WantSubmissions(t, e, map[string]int{"httpd": 1, "nginx": 1})
 				return
+			}
+			if len(answers) == 0 || slices.ContainsFunc(answers, func(s int) bool { return s != 500 }) {
+				t.Fatalf("build multicall answered %v: want 500 every time", answers)
 			}
 			if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_FAILED || !strings.Contains(c.GetError(), "submission") {
 				t.Fatalf("result %s error %q: want FAILED on submission", c.GetResult(), c.GetError())
@@ -347,6 +373,7 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 					t.Errorf("%s denylisted after a submission failure", comp)
 				}
 			}
+			et.WantSubmissions(t, e, map[string]int{"httpd": 0, "nginx": 0})
 			et.WantClosed(t, e, c, "httpd", "nginx")
 			e.WaitNoSideTags()
 		})

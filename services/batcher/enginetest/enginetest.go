@@ -484,6 +484,40 @@ func (e *Engine) BuildCalls() []BuildCall {
 	return out
 }
 
+// Multicall is one multiCall the hub received: how it was answered (the
+// HTTP status; an injected 500 never reached the hub) and the methods it
+// carried.
+type Multicall struct {
+	HTTPStatus int
+	Injected   bool
+	Methods    []string
+}
+
+// Multicalls lists the multiCalls the hub received, in order.
+func (e *Engine) Multicalls() []Multicall {
+	var out []Multicall
+	for _, r := range e.Hub.CallLog() {
+		switch {
+		case r.Method == "multiCall" && !r.InMulticall:
+			out = append(out, Multicall{HTTPStatus: r.HTTPStatus, Injected: r.Injected})
+		case r.InMulticall && len(out) > 0:
+			last := &out[len(out)-1]
+			last.Methods = append(last.Methods, r.Method)
+		}
+	}
+	return out
+}
+
+// Has reports whether the multicall carried a call to method.
+func (m Multicall) Has(method string) bool {
+	for _, x := range m.Methods {
+		if x == method {
+			return true
+		}
+	}
+	return false
+}
+
 // Submissions counts build() calls per package.
 func (e *Engine) Submissions() map[string]int {
 	out := map[string]int{}
