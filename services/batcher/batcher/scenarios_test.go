@@ -146,9 +146,52 @@ func TestRetryRule(t *testing.T) {
 				}
 			}
 			et.WantSubmissions(t, e, tc.want)
+			wantAttemptEvents(t, e, c, tc.want, tc.states)
 			et.WantClosed(t, e, c, comps...)
 			e.WaitNoSideTags()
 		})
+	}
+}
+
+// wantAttemptEvents checks ebs.batch.attempt.started and .finished of a
+// one-slice batch: attempt k submits the components built at least k times
+// and reports each as succeeded (its last attempt, built) or failed.
+func wantAttemptEvents(t *testing.T, e *et.Engine, c *ebsv1.BatchCompleted, submissions map[string]int, states map[string]ebsv1.PackageState) {
+	t.Helper()
+	started := et.Events(e, natsx.SubjectAttemptStarted, func() *ebsv1.AttemptStarted { return new(ebsv1.AttemptStarted) })
+	finished := et.Events(e, natsx.SubjectAttemptFinished, func() *ebsv1.AttemptFinished { return new(ebsv1.AttemptFinished) })
+	attempts := 0
+	for _, n := range submissions {
+		attempts = max(attempts, n)
+	}
+	if len(started) != attempts || len(finished) != attempts {
+		t.Fatalf("%d attempt.started and %d attempt.finished events: want %d each", len(started), len(finished), attempts)
+	}
+	sorted := func(xs []string) []string { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+	for k := 1; k <= attempts; k++ {
+		var comps, ok, failed []string
+		for comp, n := range submissions {
+			if n < k {
+				continue
+			}
+			comps = append(comps, comp)
+			if n == k && states[comp] == ebsv1.PackageState_PACKAGE_STATE_BUILT {
+				ok = append(ok, comp)
+			} else {
+				failed = append(failed, comp)
+			}
+		}
+		id := fmt.Sprintf("%s.build.0.%d", c.GetBatchId(), k)
+		st, fin := started[k-1], finished[k-1]
+		if st.GetBatchId() != c.GetBatchId() || st.GetSlice() != 0 || int(st.GetAttempt()) != k || st.GetAttemptId() != id ||
+			!slices.Equal(sorted(st.GetComponents()), sorted(comps)) {
+			t.Errorf("attempt.started %v: want attempt %d (%s) of %v", st, k, id, sorted(comps))
+		}
+		if fin.GetBatchId() != c.GetBatchId() || fin.GetSlice() != 0 || int(fin.GetAttempt()) != k || fin.GetAttemptId() != id ||
+			!slices.Equal(sorted(fin.GetSucceeded()), sorted(ok)) || !slices.Equal(sorted(fin.GetFailed()), sorted(failed)) ||
+			len(fin.GetTimedOut()) != 0 {
+			t.Errorf("attempt.finished %v: want attempt %d (%s) succeeded %v, failed %v", fin, k, id, sorted(ok), sorted(failed))
+		}
 	}
 }
 
