@@ -385,11 +385,53 @@ func NewRebuildRequest(t *testing.T, e *Engine, pkg, version string) *ebsv1.Rebu
 		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
 }
 
-// Requests publishes a request for version 1.0 of each package.
+// Requests publishes a request for version 1.0 of each package, all for
+// one batch: batches are held (config pause) until every request is in the
+// pending set, so a slow machine taking longer than the lull between two
+// requests does not split them into two batches. A running batch goes on.
 func (e *Engine) Requests(pkgs ...string) {
 	e.t.Helper()
+	prev := e.Settings.Load()
+	held := *prev
+	held.Control.Pause = true
+	e.Settings.Store(&held)
+	defer e.Settings.Store(prev)
+	var rs []*ebsv1.RebuildRequest
 	for _, p := range pkgs {
-		e.Request(p, "1.0")
+		rs = append(rs, e.Request(p, "1.0"))
+	}
+	e.mu.Lock()
+	batcherUp := false
+	for n := range e.services {
+		batcherUp = batcherUp || strings.HasPrefix(n, "batcher")
+	}
+	e.mu.Unlock()
+	if batcherUp {
+		e.waitPending(rs)
+	}
+}
+
+// waitPending waits until each request is the pending one of its component.
+func (e *Engine) waitPending(rs []*ebsv1.RebuildRequest) {
+	e.t.Helper()
+	ctx := context.Background()
+	kv, err := e.Conn.JS.KeyValue(ctx, natsx.BucketPending)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(BatchWait)
+	for _, r := range rs {
+		for {
+			var pr ebsv1.PendingRequest
+			if ent, err := kv.Get(ctx, natsx.EscapeKey(r.GetComponent())); err == nil && proto.Unmarshal(ent.Value(), &pr) == nil &&
+				pr.GetRequest().GetRequestId() == r.GetRequestId() {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("request %s not pending within %s", r.GetRequestId(), BatchWait)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
