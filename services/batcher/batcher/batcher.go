@@ -57,6 +57,21 @@ type Config struct {
 	Holder string
 	// ConfigRefresh is how often the configuration is re-read.
 	ConfigRefresh time.Duration
+	// Hook is for tests only (never set from flags): the saga calls it at
+	// the entry of every step and after publishing every command. It may
+	// block (the saga waits); an error it returns interrupts the saga as a
+	// crash would, and the batch resumes from its checkpoint.
+	Hook func(ctx context.Context, p HookPoint) error
+}
+
+// HookPoint tells Config.Hook where a batch's saga is.
+type HookPoint struct {
+	BatchID string
+	// Step is the saga step (move, resolve, ... complete).
+	Step string
+	// CommandID and Subject are set after a command was published (empty
+	// at a step's entry).
+	CommandID, Subject string
 }
 
 // Flags registers the configuration as flags with EBS_* environment fallbacks.

@@ -37,8 +37,12 @@
 //	promote   drafts only (Config.Draft)
 //	publish   per Bodhi chunk: update side tag (create -> tag -> wait) ->
 //	          bodhi create-update
-//	stable    wait for the builds in the stable tag (timeout logged, ignored)
-//	cleanup   remove the build side tag (and update side tags Bodhi never took)
+//	stable    wait for the builds in the stable tag (timeout logged, ignored);
+//	          builds of chunks bodhi-publisher handled in dry-run mode
+//	          (UpdateCreated.dry_run) are not waited for, their outcomes
+//	          say "dry run: no Bodhi update filed"
+//	cleanup   remove the build side tag (and update side tags Bodhi never
+//	          took: the batch failed first, or the chunk was a dry run)
 //	complete  ebs.batch.completed with every package's outcome
 //	done      detail keys purged, "current" cleared, lock released
 //
@@ -83,5 +87,7 @@
 // Serve(ctx, Config, Deps{JS, Hub, Settings}, log) runs a replica on an
 // already provisioned JetStream; Deps.Hub is a kojibatch.Hub (reads only),
 // Deps.Settings returns the current *config.Config. Run builds those from
-// flags (see Config.Flags).
+// flags (see Config.Flags). Tests may set Config.Hook, called at every saga
+// step's entry and after every command is published, to stop a service at
+// a chosen point (enginetest's crash test kills services there).
 package batcher

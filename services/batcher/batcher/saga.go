@@ -65,6 +65,11 @@ func (b *Batcher) runSaga(ctx context.Context, id string) error {
 	s := &saga{state: st, b: b, id: id, log: b.log.With("batch_id", id), settings: b.settings()}
 	for {
 		step := s.hdr.GetStep()
+		if step != stepDone {
+			if err := s.hook(ctx, "", ""); err != nil {
+				return err
+			}
+		}
 		var err error
 		switch step {
 		case stepMove:
@@ -136,6 +141,15 @@ func (s *saga) announce(ctx context.Context, phase ebsv1.BatchPhase, detail stri
 	return nil
 }
 
+// hook calls Config.Hook (tests only) at a step's entry (commandID empty)
+// or after a command was published on subject.
+func (s *saga) hook(ctx context.Context, commandID, subject string) error {
+	if s.b.cfg.Hook == nil {
+		return nil
+	}
+	return s.b.cfg.Hook(ctx, HookPoint{BatchID: s.id, Step: s.hdr.GetStep(), CommandID: commandID, Subject: subject})
+}
+
 func (s *saga) pub(ctx context.Context, subject, msgID string, m proto.Message) error {
 	_, err := natsx.Publish(ctx, s.b.js, subject, msgID, m)
 	return err
@@ -152,6 +166,9 @@ func (s *saga) kojiAll(ctx context.Context, cmds []*ebsv1.KojiCommand) ([]*ebsv1
 			return nil, err
 		}
 		if err := s.b.results.Publish(ctx, s.b.js, subject, c.GetCommandId(), c); err != nil {
+			return nil, err
+		}
+		if err := s.hook(ctx, c.GetCommandId(), subject); err != nil {
 			return nil, err
 		}
 	}
@@ -183,7 +200,7 @@ func (s *saga) watch(ctx context.Context, c *ebsv1.WatchCommand) (*ebsv1.WatchEv
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.b.results.Issue(ctx, s.b.js, subject, c.GetCommandId(), c)
+	res, err := s.issue(ctx, subject, c.GetCommandId(), c)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +226,7 @@ func (s *saga) bodhi(ctx context.Context, c *ebsv1.BodhiCommand) (*ebsv1.BodhiEv
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.b.results.Issue(ctx, s.b.js, subject, c.GetCommandId(), c)
+	res, err := s.issue(ctx, subject, c.GetCommandId(), c)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +234,17 @@ func (s *saga) bodhi(ctx context.Context, c *ebsv1.BodhiCommand) (*ebsv1.BodhiEv
 		return nil, fmt.Errorf("batcher: result of %s is not a Bodhi event", c.GetCommandId())
 	}
 	return res.GetBodhi(), nil
+}
+
+// issue publishes a command (unless its result exists) and awaits its result.
+func (s *saga) issue(ctx context.Context, subject, id string, c proto.Message) (*ebsv1.CommandResult, error) {
+	if err := s.b.results.Publish(ctx, s.b.js, subject, id, c); err != nil {
+		return nil, err
+	}
+	if err := s.hook(ctx, id, subject); err != nil {
+		return nil, err
+	}
+	return s.b.results.Await(ctx, id)
 }
 
 func chunked[T any](xs []T, n int) [][]T {
@@ -965,13 +993,46 @@ func (s *saga) publish(ctx context.Context) error {
 			ch.Update = proto.Clone(ev.GetUpdateCreated()).(*ebsv1.UpdateCreated)
 			ch.Update.Nvrs = nil // derived from the members; keeps the header small
 			ch.Step = "done"
-			s.log.Info("Bodhi update filed", "chunk", ch.GetChunk(), "alias", ch.GetUpdate().GetAlias(), "from_tag", ch.GetSideTag().GetTag())
+			if ch.GetUpdate().GetDryRun() {
+				s.log.Info("dry run: no Bodhi update filed", "chunk", ch.GetChunk(), "from_tag", ch.GetSideTag().GetTag())
+			} else {
+				s.log.Info("Bodhi update filed", "chunk", ch.GetChunk(), "alias", ch.GetUpdate().GetAlias(), "from_tag", ch.GetSideTag().GetTag())
+			}
 			if err := s.saveHeader(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return s.next(ctx, stepStable, ebsv1.BatchPhase_BATCH_PHASE_WAITING_STABLE, fmt.Sprintf("%d Bodhi updates filed", len(chunks)))
+	filed := 0
+	for _, ch := range chunks {
+		if !ch.GetUpdate().GetDryRun() {
+			filed++
+		}
+	}
+	detail := fmt.Sprintf("%d Bodhi updates filed", filed)
+	if filed < len(chunks) {
+		detail += fmt.Sprintf(" (%d not filed: dry run)", len(chunks)-filed)
+	}
+	return s.next(ctx, stepStable, ebsv1.BatchPhase_BATCH_PHASE_WAITING_STABLE, detail)
+}
+
+// dryRunReason is a member's outcome reason when its Bodhi chunk was
+// handled by bodhi-publisher in dry-run mode.
+const dryRunReason = "dry run: no Bodhi update filed"
+
+// inDryRunChunk reports, for each published member (as published()
+// returns them), whether its chunk's update was a dry run.
+func (s *saga) inDryRunChunk(n int) []bool {
+	out := make([]bool, n)
+	for _, ch := range s.hdr.GetChunks() {
+		if !ch.GetUpdate().GetDryRun() {
+			continue
+		}
+		for i := int(ch.GetFirst()); i < int(ch.GetFirst()+ch.GetCount()) && i < n; i++ {
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // --- stable ----------------------------------------------------------------
@@ -980,7 +1041,15 @@ func (s *saga) stable(ctx context.Context) error {
 	var nvrs []string
 	var ms []*ebsv1.BatchMember
 	if len(s.hdr.GetChunks()) > 0 {
-		ms, nvrs = s.published()
+		// Builds of dry-run chunks went to no update: nothing brings them
+		// to the stable tag, so they are not waited for.
+		pms, pnvrs := s.published()
+		dry := s.inDryRunChunk(len(pms))
+		for i := range pms {
+			if !dry[i] {
+				ms, nvrs = append(ms, pms[i]), append(nvrs, pnvrs[i])
+			}
+		}
 	}
 	tag := s.hdr.GetOptions().GetStableTag()
 	if len(nvrs) > 0 && tag != "" {
@@ -1030,9 +1099,10 @@ func (s *saga) cleanup(ctx context.Context) error {
 		}
 		s.hdr.BuildSideTagRemoved = ok
 	}
-	// Update side tags that Bodhi never took (the batch failed first).
+	// Update side tags that Bodhi never took (the batch failed first, or
+	// bodhi-publisher ran dry and filed nothing).
 	for _, ch := range s.hdr.GetChunks() {
-		if tag := ch.GetSideTag().GetTag(); tag != "" && ch.GetUpdate() == nil {
+		if tag := ch.GetSideTag().GetTag(); tag != "" && (ch.GetUpdate() == nil || ch.GetUpdate().GetDryRun()) {
 			if _, err := remove(fmt.Sprintf("%s.cleanup.update.%d", s.id, ch.GetChunk()), tag); err != nil {
 				return err
 			}
@@ -1071,11 +1141,17 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 		ev.CompletedAt = h.GetCompletedAt()
 	}
 	updateOf := map[string]*ebsv1.UpdateCreated{}
+	dryRun := map[string]bool{}
 	for _, ch := range h.GetChunks() {
 		if t := ch.GetSideTag().GetTag(); t != "" {
 			ev.UpdateSideTags = append(ev.UpdateSideTags, t)
 		}
-		if u := ch.GetUpdate(); u != nil {
+		if u := ch.GetUpdate(); u.GetDryRun() {
+			for _, n := range s.chunkOf(ch) {
+				dryRun[n] = true
+			}
+		}
+		if u := ch.GetUpdate(); u != nil && !u.GetDryRun() {
 			nvrs := s.chunkOf(ch)
 			ev.Updates = append(ev.Updates, &ebsv1.BodhiUpdateRef{Alias: u.GetAlias(), Url: u.GetUrl(), FromTag: u.GetFromTag(), Nvrs: nvrs, Status: u.GetStatus()})
 			for _, n := range nvrs {
@@ -1107,6 +1183,9 @@ func (s *saga) completedEvent() *ebsv1.BatchCompleted {
 			if u := updateOf[o.Nvr]; u != nil {
 				o.BodhiUpdateAlias, o.BodhiUpdateUrl = u.GetAlias(), u.GetUrl()
 				o.ReachedStable = h.GetStableWaited() && !m.GetNotStable()
+			}
+			if dryRun[o.Nvr] {
+				o.Reason = dryRunReason
 			}
 		}
 		ev.Outcomes = append(ev.Outcomes, o)

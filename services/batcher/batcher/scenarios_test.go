@@ -3,6 +3,7 @@ package batcher_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,9 +146,52 @@ func TestRetryRule(t *testing.T) {
 				}
 			}
 			et.WantSubmissions(t, e, tc.want)
+			wantAttemptEvents(t, e, c, tc.want, tc.states)
 			et.WantClosed(t, e, c, comps...)
 			e.WaitNoSideTags()
 		})
+	}
+}
+
+// wantAttemptEvents checks ebs.batch.attempt.started and .finished of a
+// one-slice batch: attempt k submits the components built at least k times
+// and reports each as succeeded (its last attempt, built) or failed.
+func wantAttemptEvents(t *testing.T, e *et.Engine, c *ebsv1.BatchCompleted, submissions map[string]int, states map[string]ebsv1.PackageState) {
+	t.Helper()
+	started := et.Events(e, natsx.SubjectAttemptStarted, func() *ebsv1.AttemptStarted { return new(ebsv1.AttemptStarted) })
+	finished := et.Events(e, natsx.SubjectAttemptFinished, func() *ebsv1.AttemptFinished { return new(ebsv1.AttemptFinished) })
+	attempts := 0
+	for _, n := range submissions {
+		attempts = max(attempts, n)
+	}
+	if len(started) != attempts || len(finished) != attempts {
+		t.Fatalf("%d attempt.started and %d attempt.finished events: want %d each", len(started), len(finished), attempts)
+	}
+	sorted := func(xs []string) []string { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+	for k := 1; k <= attempts; k++ {
+		var comps, ok, failed []string
+		for comp, n := range submissions {
+			if n < k {
+				continue
+			}
+			comps = append(comps, comp)
+			if n == k && states[comp] == ebsv1.PackageState_PACKAGE_STATE_BUILT {
+				ok = append(ok, comp)
+			} else {
+				failed = append(failed, comp)
+			}
+		}
+		id := fmt.Sprintf("%s.build.0.%d", c.GetBatchId(), k)
+		st, fin := started[k-1], finished[k-1]
+		if st.GetBatchId() != c.GetBatchId() || st.GetSlice() != 0 || int(st.GetAttempt()) != k || st.GetAttemptId() != id ||
+			!slices.Equal(sorted(st.GetComponents()), sorted(comps)) {
+			t.Errorf("attempt.started %v: want attempt %d (%s) of %v", st, k, id, sorted(comps))
+		}
+		if fin.GetBatchId() != c.GetBatchId() || fin.GetSlice() != 0 || int(fin.GetAttempt()) != k || fin.GetAttemptId() != id ||
+			!slices.Equal(sorted(fin.GetSucceeded()), sorted(ok)) || !slices.Equal(sorted(fin.GetFailed()), sorted(failed)) ||
+			len(fin.GetTimedOut()) != 0 {
+			t.Errorf("attempt.finished %v: want attempt %d (%s) succeeded %v, failed %v", fin, k, id, sorted(ok), sorted(failed))
+		}
 	}
 }
 
@@ -213,29 +257,53 @@ func TestFailFastPassedThrough(t *testing.T) {
 	}
 }
 
-// Scenario G: scratch builds: no promotion, no Bodhi, no update side tag.
+// Scenario G: scratch builds: no promotion, no Bodhi, no update side tag,
+// no stable wait, even with draft builds configured (scratch wins).
 func TestScratchMode(t *testing.T) {
 	t.Parallel()
-	e := et.New(t, et.Options{Settings: func(c *config.Config) { c.Koji.ScratchBuild = true }})
+	e := et.New(t, et.Options{Settings: func(c *config.Config) { c.Koji.ScratchBuild = true },
+		Batcher: func(c *batcher.Config) { c.Draft = true }})
 	e.Requests("tar", "gzip")
 	c := e.WaitCompleted(1, et.BatchWait)[0]
 	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
 		t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
 	}
-	et.WantState(t, c, "tar", ebsv1.PackageState_PACKAGE_STATE_BUILT)
-	for _, b := range e.BuildCalls() {
-		if b.Opts["scratch"] != true {
-			t.Errorf("build call without scratch: %+v", b)
+	if !c.GetOptions().GetScratch() || c.GetOptions().GetDraft() {
+		t.Errorf("batch options %v: want scratch without draft", c.GetOptions())
+	}
+	for _, comp := range []string{"tar", "gzip"} {
+		if o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetBodhiUpdateAlias() != "" || o.GetReachedStable() {
+			t.Errorf("%s went to Bodhi in scratch mode: %v", comp, o)
+		}
+	}
+	calls := e.BuildCalls()
+	if len(calls) != 2 {
+		t.Fatalf("build calls %+v: want one per package", calls)
+	}
+	for _, b := range calls {
+		if b.Opts["scratch"] != true || b.Opts["draft"] == true {
+			t.Errorf("build call %+v: want scratch, not draft", b)
 		}
 	}
 	if n := len(e.Hub.CallsTo("promoteBuild")); n != 0 {
 		t.Errorf("%d promoteBuild calls in scratch mode", n)
 	}
-	if c.GetSideTagsCreated() != 1 || len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 0 {
-		t.Errorf("scratch batch made %d side tags, updates %v", c.GetSideTagsCreated(), c.GetUpdates())
+	if n := et.CountOnStream(e, natsx.SubjectKojiCmdPrefix+"promote-builds"); n != 0 {
+		t.Errorf("%d promote commands in scratch mode", n)
 	}
-	if n := et.CountOnStream(e, natsx.SubjectBodhiCmdPrefix+">"); n != 0 {
-		t.Errorf("%d Bodhi commands in scratch mode", n)
+	if c.GetSideTagsCreated() != 1 || len(e.Hub.CallsTo("createSideTag")) != 1 || len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 0 {
+		t.Errorf("scratch batch made %d side tags (createSideTag %d), update side tags %v, updates %v: want the build side tag only",
+			c.GetSideTagsCreated(), len(e.Hub.CallsTo("createSideTag")), c.GetUpdateSideTags(), c.GetUpdates())
+	}
+	if n := et.CountOnStream(e, natsx.SubjectBodhiCmdPrefix+">"); n != 0 || e.Bodhi.Created() != 0 {
+		t.Errorf("%d Bodhi commands, %d updates in scratch mode", n, e.Bodhi.Created())
+	}
+	// The only wait is the seeds' in the build side tag.
+	if n := et.CountOnStream(e, natsx.SubjectWatchCmdPrefix+">"); n != 1 {
+		t.Errorf("%d wait commands: want the seed wait only", n)
+	}
+	if _, ok, err := e.Results.Get(context.Background(), c.GetBatchId()+".stable"); err != nil || ok {
+		t.Errorf("a stable wait result exists in scratch mode (%v)", err)
 	}
 	e.WaitNoSideTags()
 }
@@ -289,7 +357,10 @@ func TestFailureSeenOnlyByPolling(t *testing.T) {
 
 // Scenario O1: HTTP 500 on the build() submission is retried by the client;
 // each package is built once. O2: when the retries run out, the batch
-// fails, every request is closed and nothing is denylisted.
+// fails, every request is closed and nothing is denylisted. The fault rule
+// matches any multiCall (the simulator's rules see the outer method), so
+// the call log is checked: the 500s answered the build multicall and
+// nothing else.
 func TestBuildSubmissionHTTP500(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -308,11 +379,33 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 			if hits := e.Hub.FaultHits(); len(hits) != 1 || hits[0] == 0 || (tc.count > 0 && hits[0] != tc.count) {
 				t.Fatalf("fault hits %v: the build submission was not hit as planned", hits)
 			}
+			// How the build multicalls were answered, in order; with a
+			// counted rule every 500 went to one of them (the unlimited
+			// one stays until the end and may hit later multicalls).
+			var answers []int
+			for _, m := range e.Multicalls() {
+				if m.Has("build") {
+					answers = append(answers, m.HTTPStatus)
+				} else if m.HTTPStatus == 500 && tc.count > 0 {
+					t.Errorf("a multicall without build() was answered 500: %v", m.Methods)
+				}
+			}
 			if tc.count > 0 {
 				remove()
-				et.WantState(t, c, "httpd", ebsv1.PackageState_PACKAGE_STATE_BUILT)
+				want := append(slices.Repeat([]int{500}, tc.count), 200)
+				if !slices.Equal(answers, want) {
+					t.Fatalf("build multicall answered %v: want %v (%d times 500, then success)", answers, want, tc.count)
+				}
+				for _, comp := range []string{"httpd", "nginx"} {
+					if o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT); o.GetAttempts() != 1 {
+						t.Errorf("%s: %d attempts", comp, o.GetAttempts())
+					}
+				}
 				et.WantSubmissions(t, e, map[string]int{"httpd": 1, "nginx": 1})
 				return
+			}
+			if len(answers) == 0 || slices.ContainsFunc(answers, func(s int) bool { return s != 500 }) {
+				t.Fatalf("build multicall answered %v: want 500 every time", answers)
 			}
 			if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_FAILED || !strings.Contains(c.GetError(), "submission") {
 				t.Fatalf("result %s error %q: want FAILED on submission", c.GetResult(), c.GetError())
@@ -323,6 +416,7 @@ func TestBuildSubmissionHTTP500(t *testing.T) {
 					t.Errorf("%s denylisted after a submission failure", comp)
 				}
 			}
+			et.WantSubmissions(t, e, map[string]int{"httpd": 0, "nginx": 0})
 			et.WantClosed(t, e, c, "httpd", "nginx")
 			e.WaitNoSideTags()
 		})
@@ -467,6 +561,56 @@ func TestBodhiChunks(t *testing.T) {
 		}
 	}
 	e.WaitNoSideTags()
+}
+
+// bodhi-publisher in dry-run mode files nothing and says so: the batcher
+// does not wait for the stable tag (nothing would bring the builds there),
+// each package's outcome says it was a dry run, and the update side tags,
+// which no Bodhi update took, are removed by the batcher.
+func TestBodhiDryRun(t *testing.T) {
+	t.Parallel()
+	e := et.New(t, et.Options{BodhiDryRun: true, Settings: func(c *config.Config) { c.Bodhi.BatchSize, c.Bodhi.MaxSingleBatchSize = 2, 2 }})
+	comps := []string{"dry1", "dry2", "dry3"}
+	e.Requests(comps...)
+	c := e.WaitCompleted(1, et.BatchWait)[0]
+	if c.GetResult() != ebsv1.BatchResult_BATCH_RESULT_SUCCEEDED {
+		t.Fatalf("result %s (%s)", c.GetResult(), c.GetError())
+	}
+	for _, comp := range comps {
+		o := et.WantState(t, c, comp, ebsv1.PackageState_PACKAGE_STATE_BUILT)
+		if o.GetReason() != "dry run: no Bodhi update filed" || o.GetBodhiUpdateAlias() != "" || o.GetReachedStable() {
+			t.Errorf("%s: reason %q, update %q, reached stable %v: want a dry-run outcome", comp, o.GetReason(), o.GetBodhiUpdateAlias(), o.GetReachedStable())
+		}
+	}
+	if n := e.Bodhi.Created(); n != 0 {
+		t.Fatalf("%d Bodhi updates created in dry-run mode", n)
+	}
+	if len(c.GetUpdates()) != 0 || len(c.GetUpdateSideTags()) != 2 {
+		t.Fatalf("updates %v, update side tags %v: want 2 chunks and no update", c.GetUpdates(), c.GetUpdateSideTags())
+	}
+	// Both chunks went to bodhi-publisher, which answered dry_run.
+	for i := range 2 {
+		res, ok, err := e.Results.Get(context.Background(), fmt.Sprintf("%s.bodhi.%d", c.GetBatchId(), i))
+		if err != nil || !ok || !res.GetBodhi().GetUpdateCreated().GetDryRun() {
+			t.Fatalf("Bodhi command %d result %v (%v): want a dry-run UpdateCreated", i, res, err)
+		}
+	}
+	if _, ok, err := e.Results.Get(context.Background(), c.GetBatchId()+".stable"); err != nil || ok {
+		t.Fatalf("the stable tag was waited for after a dry run (%v)", err)
+	}
+	removed := map[string]bool{}
+	for _, r := range e.Hub.CallsTo("removeSideTag") {
+		if len(r.Params) > 0 {
+			removed[fmt.Sprint(r.Params[0])] = true
+		}
+	}
+	for _, tag := range c.GetUpdateSideTags() {
+		if !removed[tag] {
+			t.Errorf("update side tag %s not removed by the batcher (removed: %v)", tag, removed)
+		}
+	}
+	e.WaitNoSideTags()
+	et.WantClosed(t, e, c, comps...)
 }
 
 // Draft builds are promoted (through koji-worker) before Bodhi; the

@@ -91,6 +91,12 @@ type Options struct {
 	// RetryBudget of the services' Koji clients (0: the simulator's
 	// default; negative: no retries).
 	RetryBudget time.Duration
+	// AckWait, when set, replaces every durable consumer's AckWait, so that
+	// a message held by a killed service is redelivered soon (production
+	// waits 30 s to 2 min). Keep it above the longest handler.
+	AckWait time.Duration
+	// BodhiDryRun runs bodhi-publisher in dry-run mode (nothing filed).
+	BodhiDryRun bool
 }
 
 // Engine is the batch engine running in-process for one test.
@@ -102,6 +108,7 @@ type Engine struct {
 	// Results KV ebs_results; Settings the configuration the batcher reads.
 	Conn        *natsx.Conn
 	Hub         *kojihub.Hub
+	Bodhi       *bodhisim.Server
 	Results     *commands.Results
 	Settings    atomic.Pointer[config.Config]
 	bcfg        batcher.Config
@@ -113,6 +120,7 @@ type Engine struct {
 	stableDelay time.Duration
 	bodhiURL    string
 	bodhiToken  string
+	bodhiDryRun bool
 
 	mu       sync.Mutex
 	services map[string]*service
@@ -128,12 +136,16 @@ type service struct {
 
 func New(t *testing.T, o Options) *Engine {
 	t.Helper()
-	e := &Engine{t: t, srv: natstest.Start(t), services: map[string]*service{}, logs: &logBuf{}, budget: o.RetryBudget, stableDelay: o.StableDelay}
+	e := &Engine{t: t, srv: natstest.Start(t), services: map[string]*service{}, logs: &logBuf{}, budget: o.RetryBudget,
+		stableDelay: o.StableDelay, bodhiDryRun: o.BodhiDryRun}
 	if e.stableDelay == 0 {
 		e.stableDelay = 200 * time.Millisecond
 	}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	e.Conn = e.srv.Provisioned(t)
+	if o.AckWait > 0 {
+		e.setAckWait(o.AckWait)
+	}
 	sc := o.Scenario
 	if sc == nil {
 		sc = &kojihub.Scenario{}
@@ -152,7 +164,7 @@ func New(t *testing.T, o Options) *Engine {
 	bs := bodhisim.Start(t, bodhisim.Options{Koji: simKoji{hub: e.Hub, admin: e.admin}, OIDCIssuer: idp.Issuer(),
 		OIDCClientID: "bodhi", OIDCClientSecret: "bodhi-secret", TestingAfter: e.stableDelay / 2, StableAfter: e.stableDelay / 2,
 		Logger: e.log.With("svc", "bodhi-sim")})
-	e.bodhiURL, e.bodhiToken = bs.URL(), idp.Token(botUser)
+	e.Bodhi, e.bodhiURL, e.bodhiToken = bs, bs.URL(), idp.Token(botUser)
 	s := &config.Config{
 		Koji:    config.Koji{BuildTarget: "eln", StableTag: "eln", FailFast: true, WaitRepo: true, Username: botUser},
 		Control: config.Control{TriggerTag: "f45"},
@@ -189,6 +201,24 @@ func New(t *testing.T, o Options) *Engine {
 		e.Start("batcher")
 	}
 	return e
+}
+
+// setAckWait changes every durable consumer's AckWait on the server.
+func (e *Engine) setAckWait(d time.Duration) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, def := range natsx.Consumers {
+		c, err := e.Conn.JS.Consumer(ctx, def.Stream, def.Durable)
+		if err != nil {
+			e.t.Fatalf("consumer %s/%s: %v", def.Stream, def.Durable, err)
+		}
+		cfg := c.CachedInfo().Config
+		cfg.AckWait = d
+		if _, err := e.Conn.JS.UpdateConsumer(ctx, def.Stream, cfg); err != nil {
+			e.t.Fatalf("AckWait of %s/%s: %v", def.Stream, def.Durable, err)
+		}
+	}
 }
 
 func (e *Engine) client(user string) *koji.Client {
@@ -251,8 +281,8 @@ func (e *Engine) Start(name string) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		pub, err := bodhipublisher.New(ctx, bodhipublisher.Options{JS: conn.JS, Bodhi: bc, FollowInterval: 100 * time.Millisecond,
-			Logger: log, Registerer: prometheus.NewRegistry()})
+		pub, err := bodhipublisher.New(ctx, bodhipublisher.Options{JS: conn.JS, Bodhi: bc, DryRun: e.bodhiDryRun,
+			FollowInterval: 100 * time.Millisecond, Logger: log, Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -296,7 +326,9 @@ func (e *Engine) halt(name string, graceful bool) {
 		defer s.conn.NC.Close()
 		select {
 		case err := <-s.done:
-			if err != nil && !errors.Is(err, context.Canceled) {
+			// A killed process returns nothing: what an instance does
+			// once its connection is gone (fail to start, say) is moot.
+			if err != nil && !errors.Is(err, context.Canceled) && graceful {
 				e.t.Errorf("%s returned %v", name, err)
 			}
 		case <-time.After(30 * time.Second):
@@ -353,11 +385,53 @@ func NewRebuildRequest(t *testing.T, e *Engine, pkg, version string) *ebsv1.Rebu
 		RequestedAt: timestamppb.Now(), BuildCreatedAt: timestamppb.Now()}
 }
 
-// Requests publishes a request for version 1.0 of each package.
+// Requests publishes a request for version 1.0 of each package, all for
+// one batch: batches are held (config pause) until every request is in the
+// pending set, so a slow machine taking longer than the lull between two
+// requests does not split them into two batches. A running batch goes on.
 func (e *Engine) Requests(pkgs ...string) {
 	e.t.Helper()
+	prev := e.Settings.Load()
+	held := *prev
+	held.Control.Pause = true
+	e.Settings.Store(&held)
+	defer e.Settings.Store(prev)
+	var rs []*ebsv1.RebuildRequest
 	for _, p := range pkgs {
-		e.Request(p, "1.0")
+		rs = append(rs, e.Request(p, "1.0"))
+	}
+	e.mu.Lock()
+	batcherUp := false
+	for n := range e.services {
+		batcherUp = batcherUp || strings.HasPrefix(n, "batcher")
+	}
+	e.mu.Unlock()
+	if batcherUp {
+		e.waitPending(rs)
+	}
+}
+
+// waitPending waits until each request is the pending one of its component.
+func (e *Engine) waitPending(rs []*ebsv1.RebuildRequest) {
+	e.t.Helper()
+	ctx := context.Background()
+	kv, err := e.Conn.JS.KeyValue(ctx, natsx.BucketPending)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(BatchWait)
+	for _, r := range rs {
+		for {
+			var pr ebsv1.PendingRequest
+			if ent, err := kv.Get(ctx, natsx.EscapeKey(r.GetComponent())); err == nil && proto.Unmarshal(ent.Value(), &pr) == nil &&
+				pr.GetRequest().GetRequestId() == r.GetRequestId() {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("request %s not pending within %s", r.GetRequestId(), BatchWait)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
@@ -452,6 +526,40 @@ func (e *Engine) BuildCalls() []BuildCall {
 	return out
 }
 
+// Multicall is one multiCall the hub received: how it was answered (the
+// HTTP status; an injected 500 never reached the hub) and the methods it
+// carried.
+type Multicall struct {
+	HTTPStatus int
+	Injected   bool
+	Methods    []string
+}
+
+// Multicalls lists the multiCalls the hub received, in order.
+func (e *Engine) Multicalls() []Multicall {
+	var out []Multicall
+	for _, r := range e.Hub.CallLog() {
+		switch {
+		case r.Method == "multiCall" && !r.InMulticall:
+			out = append(out, Multicall{HTTPStatus: r.HTTPStatus, Injected: r.Injected})
+		case r.InMulticall && len(out) > 0:
+			last := &out[len(out)-1]
+			last.Methods = append(last.Methods, r.Method)
+		}
+	}
+	return out
+}
+
+// Has reports whether the multicall carried a call to method.
+func (m Multicall) Has(method string) bool {
+	for _, x := range m.Methods {
+		if x == method {
+			return true
+		}
+	}
+	return false
+}
+
 // Submissions counts build() calls per package.
 func (e *Engine) Submissions() map[string]int {
 	out := map[string]int{}
@@ -479,13 +587,32 @@ func (e *Engine) SideTagsLeft() []string {
 	return out
 }
 
-// WaitNoSideTags fails the test unless every side tag is gone soon.
+// ListSideTags asks the hub over XML-RPC (listSideTags, as an operator
+// would) for every live side tag.
+func (e *Engine) ListSideTags() []string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ts, err := e.admin.ListSideTags(ctx, "", "")
+	if err != nil {
+		e.t.Fatalf("listSideTags: %v", err)
+	}
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WaitNoSideTags fails the test unless every side tag is gone soon (the
+// hub's state and listSideTags both empty).
 func (e *Engine) WaitNoSideTags() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(e.SideTagsLeft()) > 0 {
+	for len(e.SideTagsLeft()) > 0 || len(e.ListSideTags()) > 0 {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("side tags left behind: %v", e.SideTagsLeft())
+			e.t.Fatalf("side tags left behind: %v (listSideTags: %v)", e.SideTagsLeft(), e.ListSideTags())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

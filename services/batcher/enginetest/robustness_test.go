@@ -15,19 +15,43 @@ import (
 	et "github.com/fedora-eln/ebs/services/batcher/enginetest"
 )
 
-// With half the messages dropped, batches still complete.
+// With half the messages dropped, two batches in a row still complete, and
+// koji-worker found some task ends by polling (the messages were lost).
 func TestLossyMessagesBatchesComplete(t *testing.T) {
 	t.Parallel()
 	e := et.New(t, et.Options{Lossy: 0.5,
 		Scenario: &kojihub.Scenario{Packages: map[string]kojihub.Outcome{"p2": {Result: kojihub.ResultFail, Times: 1}}}})
-	e.Requests("p1", "p2", "p3", "p4")
+	first := []string{"p1", "p2", "p3", "p4"}
+	e.Requests(first...)
 	c := e.WaitCompleted(1, et.BatchWait)[0]
-	for _, p := range []string{"p1", "p2", "p3", "p4"} {
+	for _, p := range first {
 		et.WantState(t, c, p, ebsv1.PackageState_PACKAGE_STATE_BUILT)
 	}
+	et.WantClosed(t, e, c, first...)
+	e.WaitNoSideTags()
+	// A second, larger batch: with some twenty build tasks in all, the
+	// chance that every one was seen through a message is negligible.
+	var second []string
+	for i := range 16 {
+		second = append(second, fmt.Sprintf("q%02d", i))
+	}
+	e.Requests(second...)
+	c2 := e.WaitCompleted(2, et.BatchWait)[1]
+	for _, p := range second {
+		et.WantState(t, c2, p, ebsv1.PackageState_PACKAGE_STATE_BUILT)
+	}
+	et.WantClosed(t, e, c2, second...)
 	e.WaitNoSideTags()
 	if d := e.Hub.Counters().Dropped; d == 0 {
 		t.Fatal("the simulator dropped no message")
+	}
+	by := map[ebsv1.Observation]int{}
+	for _, ev := range et.Events(e, natsx.SubjectKojiEvtPrefix+"task-finished", func() *ebsv1.KojiEvent { return new(ebsv1.KojiEvent) }) {
+		by[ev.GetTaskFinished().GetObservedBy()]++
+	}
+	t.Logf("task ends observed: %v; batches took %s and %s", by, c.GetCompletedAt().AsTime().Sub(c.GetStartedAt().AsTime()), c2.GetCompletedAt().AsTime().Sub(c2.GetStartedAt().AsTime()))
+	if by[ebsv1.Observation_OBSERVATION_POLL] == 0 {
+		t.Fatalf("no task end was observed by polling with half the messages lost (%v)", by)
 	}
 }
 
