@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/fedora-eln/ebs/libs/config"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
@@ -57,6 +58,9 @@ type Config struct {
 	ReplayHistory bool
 	// ReplayHistoryForce replays even then, keeping only what the stream holds.
 	ReplayHistoryForce bool
+	// ConfigRefresh is how often a configuration loaded from Common.Config
+	// is re-read (default 15 min).
+	ConfigRefresh time.Duration
 
 	// Settings is the loaded ebs configuration; when nil it is loaded from
 	// Common.Config (a file path), and without either the defaults apply:
@@ -91,6 +95,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"empty the history tables and replay the EBS stream from its start (refused once the stream has lost messages: it keeps 30 days)")
 	lifecycle.BoolVar(fs, &c.ReplayHistoryForce, "replay-history-force", "EBS_REPLAY_HISTORY_FORCE", false,
 		"with -replay-history: replay even though the stream no longer starts at message 1; history older than the stream is lost")
+	lifecycle.DurationVar(fs, &c.ConfigRefresh, "config-refresh", "EBS_CONFIG_REFRESH", config.DefaultTimers().ConfigRefresh, "how often the configuration is re-read")
 	lifecycle.StringVar(fs, &c.SMTPPasswordFile, "smtp-password-file", "EBS_SMTP_PASSWORD_FILE", "", "file holding the SMTP password")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())

@@ -101,7 +101,13 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	// and kept refreshed; OIDC and mail settings are read once at start.
 	settings := func() *config.Config { return cfg.Settings }
 	if cfg.Settings == nil && cfg.Config != "" {
-		w, err := config.NewWatcher(ctx, cfg.Config, config.WatchOptions{Service: Name, Logger: log, Registerer: s.admin.Registry})
+		// NATS first: a rejected refresh is reported on ebs.config.rejected
+		// like in every other service.
+		if s.conn, err = cfg.ConnectNATS(ctx, Name, log); err != nil {
+			return nil, err
+		}
+		w, err := config.NewWatcher(ctx, cfg.Config, config.WatchOptions{Service: Name, Interval: cfg.ConfigRefresh,
+			Logger: log, Registerer: s.admin.Registry, JetStream: s.conn.JS})
 		if err != nil {
 			return nil, fmt.Errorf("status: configuration: %w", err)
 		}
@@ -117,9 +123,10 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	if err := sec.requireFor(cfg.Settings); err != nil {
 		return nil, err
 	}
-	s.conn, err = cfg.ConnectNATS(ctx, Name, log)
-	if err != nil {
-		return nil, err
+	if s.conn == nil {
+		if s.conn, err = cfg.ConnectNATS(ctx, Name, log); err != nil {
+			return nil, err
+		}
 	}
 	s.Store, err = store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: log, CreateDatabase: true})
 	if err != nil {
