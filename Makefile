@@ -88,7 +88,7 @@ FUZZ ?= ./libs/koji/wire:FuzzDecodeResponse ./libs/koji/wire:FuzzDecodeCall ./li
 fuzz: ## run every fuzz target for FUZZTIME (default 60s); failures land in testdata/fuzz
 	@set -e; for f in $(FUZZ); do \
 	  echo "fuzz $${f#*:} ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) "$${f%%:*}"; \
+	  $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$${f%%:*}"; \
 	done
 
 stress: ## the lease-lock tests 20 times under -race (issue 2's check)
