@@ -370,6 +370,11 @@ func (a *Authenticator) userinfo(ctx context.Context, token string) (Principal, 
 	}
 	ui, err := a.provider.UserInfo(oidc.ClientContext(ctx, a.cfg.HTTPClient), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
 	if err != nil {
+		if ctx.Err() != nil || !providerRefused(err) {
+			// The caller gave up, or the provider is failing: not a verdict
+			// on the token, so nothing is remembered.
+			return Principal{}, fmt.Errorf("%w: the identity provider did not answer: %v", ErrUnauthenticated, err)
+		}
 		a.refuse(key, now)
 		return Principal{}, fmt.Errorf("%w: token not accepted by the provider", ErrUnauthenticated)
 	}
@@ -450,4 +455,17 @@ func BearerToken(header string) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// providerRefused reports whether a userinfo error is the provider's answer
+// about the token (400, 401 or 403) rather than an outage. go-oidc reports a
+// non-200 answer as "<HTTP status>: <body>".
+func providerRefused(err error) bool {
+	msg := err.Error()
+	for _, code := range []string{"400 ", "401 ", "403 "} {
+		if strings.HasPrefix(msg, code) {
+			return true
+		}
+	}
+	return false
 }

@@ -361,6 +361,7 @@ func TestUnknownBearersSpareTheProvider(t *testing.T) {
 	}
 	revoked := prov.Token(admin.name)
 	prov.Revoke(revoked)
+	outageToken := prov.Token(admin.name)
 	steps := []struct {
 		name      string
 		token     string
@@ -378,9 +379,18 @@ func TestUnknownBearersSpareTheProvider(t *testing.T) {
 		{"garbage after 30 s more", "not-a-token", 30 * time.Second, false, 1},
 		{"upper-case hex is not ours", strings.ToUpper(auth.NewSessionID()), 0, false, 1},
 		{"valid access token", prov.Token(admin.name), 0, true, 1},
+		// A provider outage is no verdict on a token: refused while it
+		// lasts, accepted at once after it (not remembered as refused).
+		{"outage", outageToken, 0, false, 1},
+		{"outage, again", outageToken, 0, false, 1},
+		{"after the outage", outageToken, 0, true, 1},
 	}
 	for _, s := range steps {
 		advance(s.advance)
+		prov.UserInfoOutage(0)
+		if strings.HasPrefix(s.name, "outage") {
+			prov.UserInfoOutage(http.StatusServiceUnavailable)
+		}
 		before := prov.Count("userinfo")
 		p, err := a.Authenticate(ctx, s.token)
 		if s.wantOK != (err == nil) || (err != nil && !errors.Is(err, auth.ErrUnauthenticated)) {

@@ -111,6 +111,8 @@ type Provider struct {
 	codes    map[string]*authCode
 	login    string
 	counts   map[string]int
+	// userinfoOutage, when not 0, is the status userinfo answers instead.
+	userinfoOutage int
 	lastAuth url.Values
 	// lastTokenAuth is how the last token request authenticated its client.
 	lastTokenAuth string
@@ -624,8 +626,23 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// UserInfoOutage makes the userinfo endpoint answer status (e.g. 503) to
+// every request until it is called again with 0: a provider outage.
+func (p *Provider) UserInfoOutage(status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.userinfoOutage = status
+}
+
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	p.count("userinfo")
+	p.mu.Lock()
+	outage := p.userinfoOutage
+	p.mu.Unlock()
+	if outage != 0 {
+		http.Error(w, "provider unavailable", outage)
+		return
+	}
 	auth := r.Header.Get("Authorization")
 	access, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
