@@ -96,24 +96,24 @@ type authCode struct {
 
 // Provider is a running test OIDC provider.
 type Provider struct {
-	opts     Options
-	srv      *http.Server
-	ln       net.Listener
-	issuer   string
-	key      *rsa.PrivateKey
-	keyID    string
-	signer   jose.Signer
-	mu       sync.Mutex
-	users    map[string]User
-	clients  map[string]Client
-	tokens   map[string]*token
-	refresh  map[string]*token
-	codes    map[string]*authCode
-	login    string
-	counts   map[string]int
+	opts    Options
+	srv     *http.Server
+	ln      net.Listener
+	issuer  string
+	key     *rsa.PrivateKey
+	keyID   string
+	signer  jose.Signer
+	mu      sync.Mutex
+	users   map[string]User
+	clients map[string]Client
+	tokens  map[string]*token
+	refresh map[string]*token
+	codes   map[string]*authCode
+	login   string
+	counts  map[string]int
 	// userinfoOutage, when not 0, is the status userinfo answers instead.
 	userinfoOutage int
-	lastAuth url.Values
+	lastAuth       url.Values
 	// lastTokenAuth is how the last token request authenticated its client.
 	lastTokenAuth string
 }
