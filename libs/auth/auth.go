@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -225,6 +226,15 @@ func New(ctx context.Context, cfg Config, store SessionStore) (*Authenticator, e
 // discoveryTimeout bounds the search for an issuer at start-up.
 const discoveryTimeout = 15 * time.Second
 
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // discoverIssuer tries OIDC discovery at each parent of the authorization
 // endpoint's path, nearest first, up to its origin (Ipsilon:
 // https://id.fedoraproject.org/openidc/Authorization has the issuer
@@ -232,11 +242,18 @@ const discoveryTimeout = 15 * time.Second
 // openid-connect/auth has .../realms/x). A candidate counts only when its
 // document names itself as issuer (go-oidc checks) and authURL as its
 // authorization endpoint, so a different provider on the same host is not
-// trusted.
+// picked by mistake; trust rests on the document being served over https by
+// the authorization endpoint's own host. The discovered document's userinfo
+// and JWKS endpoints are used (the configured auth and token endpoints stay).
 func discoverIssuer(ctx context.Context, authURL string) (string, *oidc.Provider, error) {
 	u, err := url.Parse(authURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "", nil, fmt.Errorf("auth_url %q is not an absolute URL", authURL)
+	}
+	// The discovered document names the keys ID tokens are checked with:
+	// never take it over plain HTTP, except from this machine (tests, demo).
+	if u.Scheme != "https" && !loopback(u.Hostname()) {
+		return "", nil, fmt.Errorf("auth_url %q is not https: the issuer is not discovered over plain HTTP", authURL)
 	}
 	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
 	defer cancel()
