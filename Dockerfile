@@ -5,7 +5,6 @@
 ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION}-bookworm AS build
-ARG SERVICE
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 # Module downloads first, for layer caching: only the workspace and module
@@ -26,6 +25,9 @@ COPY services/repo-watcher/go.mod services/repo-watcher/go.sum services/repo-wat
 COPY services/status/go.mod services/status/go.sum services/status/
 RUN go mod download
 COPY . .
+# SERVICE only from here: an ARG is in the environment of every later RUN,
+# so declared earlier it would give each service its own download layer.
+ARG SERVICE
 RUN set -eu; \
     case "${SERVICE:?set --build-arg SERVICE}" in \
       kojisim)  pkg=./libs/sim/kojihub/cmd/kojisim ;; \

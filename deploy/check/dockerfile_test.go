@@ -58,6 +58,8 @@ RUN go build ./services/a
 		{"copied to the wrong place", strings.Replace(good, "libs/go.mod libs/go.sum libs/", "libs/go.mod libs/go.sum ./", 1), "libs/go.mod"},
 		{"no download", strings.Replace(good, "RUN go mod download\n", "", 1), "no RUN go mod download"},
 		{"no go.work.sum", strings.Replace(good, "go.work go.work.sum ./", "go.work ./", 1), "go.work.sum"},
+		{"service arg before download", strings.Replace(good, "FROM golang AS build\n", "FROM golang AS build\nARG SERVICE\n", 1), "ARG SERVICE"},
+		{"service arg after download", strings.Replace(good, "COPY . .\n", "COPY . .\nARG SERVICE\n", 1), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +130,7 @@ func checkDockerfile(dockerfile string, mods []string) []string {
 	var problems []string
 	copied := map[string]bool{}
 	download := -1
+	sawFrom := false
 	ins := instructions(dockerfile)
 	for i, in := range ins {
 		if strings.Contains(in, "|| true") || strings.Contains(in, "|| :") {
@@ -139,6 +142,16 @@ func checkDockerfile(dockerfile string, mods []string) []string {
 			if download < 0 && strings.Contains(in, "go mod download") {
 				download = i
 			}
+		case "ARG":
+			// An ARG is in the environment of every later RUN of its stage:
+			// the per-service SERVICE before the download would make one
+			// download layer per service. ARGs before the first FROM are
+			// global and do not count.
+			if download < 0 && sawFrom && strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(in, f[0])), "SERVICE") {
+				problems = append(problems, "ARG SERVICE before go mod download: one download layer per service")
+			}
+		case "FROM":
+			sawFrom = true
 		case "COPY":
 			if download >= 0 {
 				continue

@@ -312,8 +312,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	obs.Updates = updates
 	obs.SideTagExists = hub.TagExists
 	obs.SideTagsLeft = func() []string {
-		// One look when the batches did not complete (side tags are expected
-		// then); otherwise give Bodhi a moment to remove the last update's.
+		// One look when the batches did not complete (the run fails anyway;
+		// leftovers are listed with it); otherwise give Bodhi a moment to
+		// remove the last update's side tag.
 		wait := time.Duration(0)
 		if res.Completed {
 			wait = 10 * time.Second
