@@ -252,6 +252,9 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 			return nil
 		}
 		if ctx.Err() != nil {
+			if _, ok := AsError(err); ok {
+				last = err // an answer that came as the context ended
+			}
 			return ended(ctx, r.op, last)
 		}
 		last = err
@@ -410,6 +413,9 @@ func (c *Client) retryRead(ctx context.Context, deadline time.Time, r request, o
 	for attempt := 1; ; attempt++ {
 		err := c.exchange(ctx, r, "", out)
 		if ctx.Err() != nil && err != nil {
+			if _, ok := AsError(err); ok {
+				last = err // an answer that came as the context ended
+			}
 			return ended(ctx, r.op, last)
 		}
 		if err == nil || !c.transient(err) {
