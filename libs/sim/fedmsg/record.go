@@ -78,6 +78,7 @@ func ScanRecorded(r io.Reader, fn func(Recorded) error) error {
 		buf   []byte    // the text of an incomplete value
 		start int       // the line buf starts at
 		skip  *Recorded // an unusable record, growing until the next record starts
+		depth nesting   // of buf: decode only once its brackets close
 	)
 	flush := func() error {
 		if skip == nil {
@@ -104,19 +105,25 @@ func ScanRecorded(r io.Reader, fn func(Recorded) error) error {
 					return err
 				}
 			case newRecord && len(bytes.TrimSpace(buf)) > 0:
-				if err := fn(Recorded{Line: start, Err: errors.New("incomplete JSON value"), Raw: bytes.Clone(bytes.TrimSpace(buf))}); err != nil {
+				if err := settle(buf, start, "incomplete JSON value", fn); err != nil {
 					return err
 				}
-				buf = buf[:0]
+				buf, depth = buf[:0], nesting{}
 			}
 			if line != nil {
 				if len(bytes.TrimSpace(buf)) == 0 {
-					buf, start = buf[:0], n
+					buf, start, depth = buf[:0], n, nesting{}
 				}
 				buf = append(buf, line...)
-				var err error
-				if buf, start, skip, err = scanValues(buf, start, fn); err != nil {
-					return err
+				// A pretty-printed value spans many lines: decoding it at each
+				// one would be quadratic, so wait until its brackets close.
+				if depth.feed(line) {
+					var err error
+					if buf, start, skip, err = scanValues(buf, start, fn); err != nil {
+						return err
+					}
+					depth = nesting{}
+					depth.feed(buf) // what is left of an incomplete value
 				}
 			}
 		}
@@ -125,11 +132,56 @@ func ScanRecorded(r io.Reader, fn func(Recorded) error) error {
 				return err
 			}
 			if len(bytes.TrimSpace(buf)) > 0 {
-				return fn(Recorded{Line: start, Err: errors.New("incomplete JSON value at the end of the input"), Raw: bytes.Clone(bytes.TrimSpace(buf))})
+				return settle(buf, start, "incomplete JSON value at the end of the input", fn)
 			}
 			return nil
 		}
 	}
+}
+
+// settle reports what buf, a value whose brackets never closed, holds: the
+// complete values before it, then the syntax error that broke it, or
+// incomplete when it is only cut short.
+func settle(buf []byte, start int, incomplete string, fn func(Recorded) error) error {
+	rest, line, skip, err := scanValues(buf, start, fn)
+	switch {
+	case err != nil:
+		return err
+	case skip != nil:
+		skip.Raw = bytes.TrimSpace(skip.Raw)
+		return fn(*skip)
+	case len(bytes.TrimSpace(rest)) > 0:
+		return fn(Recorded{Line: line, Err: errors.New(incomplete), Raw: bytes.Clone(bytes.TrimSpace(rest))})
+	}
+	return nil
+}
+
+// nesting follows the bracket depth of JSON text fed to it in pieces,
+// outside strings.
+type nesting struct {
+	depth            int
+	inString, escape bool
+}
+
+// feed takes the next piece of text and reports whether the brackets are
+// closed (or unbalanced) after it: the text may hold complete values.
+func (n *nesting) feed(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case n.escape:
+			n.escape = false
+		case n.inString && c == '\\':
+			n.escape = true
+		case c == '"':
+			n.inString = !n.inString
+		case n.inString:
+		case c == '{' || c == '[':
+			n.depth++
+		case c == '}' || c == ']':
+			n.depth--
+		}
+	}
+	return n.depth <= 0
 }
 
 // scanValues calls fn with the messages of each complete value at the
