@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,12 +19,18 @@ import (
 )
 
 // Admin is a service's small HTTP server: /alive (200 while the process
-// works), /startup (200 once Ready was called, 503 before), /metrics.
+// works), /startup (200 once Ready was called, 503 before), /metrics, and
+// /loglevel (GET: the level of the process's logger, LogLevel; PUT with
+// body debug, info, warn or error: sets it, 400 for anything else).
 type Admin struct {
 	Registry *prometheus.Registry
 	ready    atomic.Bool
 	alive    atomic.Bool
 	mux      *http.ServeMux
+	// level is what /loglevel reads and sets: LogLevel.
+	level *slog.LevelVar
+	// log records /loglevel changes: Serve's logger, else slog.Default.
+	log atomic.Pointer[slog.Logger]
 	// onReady is Common.OnReady, called by the first Ready.
 	onReady   func()
 	readyOnce sync.Once
@@ -33,7 +41,7 @@ type Admin struct {
 func NewAdmin() *Admin {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &Admin{Registry: reg, mux: http.NewServeMux()}
+	a := &Admin{Registry: reg, mux: http.NewServeMux(), level: LogLevel}
 	a.alive.Store(true)
 	a.mux.HandleFunc("GET /alive", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
@@ -52,7 +60,51 @@ func NewAdmin() *Admin {
 		fmt.Fprint(w, "started")
 	})
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	a.mux.HandleFunc("GET /loglevel", a.getLogLevel)
+	a.mux.HandleFunc("PUT /loglevel", a.putLogLevel)
 	return a
+}
+
+// levelNames are the levels PUT /loglevel accepts, by name.
+var levelNames = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+func levelName(l slog.Level) string { return strings.ToLower(l.String()) }
+
+func (a *Admin) getLogLevel(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-cache")
+	fmt.Fprintln(w, levelName(a.level.Level()))
+}
+
+// putLogLevel sets the level from the body: one of levelNames (any case,
+// surrounding white space ignored: `echo debug | curl -T - ...` works).
+func (a *Admin) putLogLevel(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64))
+	if err != nil {
+		http.Error(w, "body too long: want debug, info, warn or error", http.StatusBadRequest)
+		return
+	}
+	name := strings.ToLower(strings.TrimSpace(string(body)))
+	lv, ok := levelNames[name]
+	if !ok {
+		http.Error(w, fmt.Sprintf("log level %q: want debug, info, warn or error", name), http.StatusBadRequest)
+		return
+	}
+	old := a.level.Level()
+	a.level.Set(lv)
+	// Recorded at INFO whatever the level in force, so a change to warn or
+	// error (which drops INFO records) still leaves its trace: the record
+	// goes to the handler without the logger's level check.
+	log := a.log.Load()
+	if log == nil {
+		log = slog.Default()
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "log level changed", 0)
+	rec.AddAttrs(slog.String("remote_addr", r.RemoteAddr), slog.String("old", levelName(old)), slog.String("new", levelName(lv)))
+	_ = log.Handler().Handle(r.Context(), rec)
+	w.Header().Set("Cache-Control", "no-cache")
+	fmt.Fprintln(w, levelName(lv))
 }
 
 // Ready marks start-up complete (and, the first time, tells the Common's
@@ -76,6 +128,7 @@ func (a *Admin) Handler() http.Handler { return a.mux }
 // Serve listens on addr ("" or "off" disables it) until ctx ends, then shuts
 // down gracefully. It returns the bound address through bound when not nil.
 func (a *Admin) Serve(ctx context.Context, addr string, log *slog.Logger, bound chan<- string) error {
+	a.log.Store(log)
 	if addr == "" || addr == "off" {
 		if bound != nil {
 			close(bound)

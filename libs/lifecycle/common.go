@@ -19,7 +19,8 @@ type Common struct {
 	NATSCreds string
 	// Replicas for streams and buckets when this service provisions them.
 	Replicas int
-	// AdminAddr is where /alive, /startup and /metrics listen ("off" disables).
+	// AdminAddr is where /alive, /startup, /metrics and /loglevel listen
+	// ("off" disables).
 	AdminAddr string
 	// Config is the ebs configuration source: a file path, an https:// URL, or
 	// git+<repository>#<ref>:<path> (see libs/config).
@@ -43,7 +44,7 @@ func (c *Common) Flags(fs *flag.FlagSet, adminAddr string) {
 	StringVar(fs, &c.NATSURL, "nats-url", "EBS_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma separated")
 	StringVar(fs, &c.NATSCreds, "nats-creds", "EBS_NATS_CREDS", "", "NATS credentials file")
 	IntVar(fs, &c.Replicas, "nats-replicas", "EBS_NATS_REPLICAS", 1, "replicas for streams and KV buckets")
-	StringVar(fs, &c.AdminAddr, "admin-addr", "EBS_ADMIN_ADDR", adminAddr, `admin HTTP address for /alive, /startup, /metrics ("off" to disable)`)
+	StringVar(fs, &c.AdminAddr, "admin-addr", "EBS_ADMIN_ADDR", adminAddr, `admin HTTP address for /alive, /startup, /metrics, /loglevel ("off" to disable)`)
 	StringVar(fs, &c.Config, "config", "EBS_CONFIG", "", "ebs configuration: file path, https:// URL, or git+<repo>#<ref>:<path>")
 }
 

@@ -40,7 +40,7 @@ func Main(name string, fs *flag.FlagSet, run func(ctx context.Context, log *slog
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	log, err := NewLogger(os.Stderr, logLevel, logFormat)
+	log, err := NewProcessLogger(os.Stderr, logLevel, logFormat)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)
@@ -108,13 +108,27 @@ func exitCode(log *slog.Logger, err error) int {
 	return 1
 }
 
-// NewLogger builds a slog logger writing to w.
-func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// LogLevel is the level of the process's logger: Main sets it from
+// -log-level and builds its logger on it, and every Admin's /loglevel
+// reads and changes it, so an operator can turn on debug logging without a
+// restart. There is one per process: services sharing a process (`ebs run`,
+// `ebs demo`) log through one logger and so share one level.
+var LogLevel = new(slog.LevelVar)
+
+// ParseLevel parses a log level: debug, info, warn or error (any case, as
+// slog reads them, offsets such as "debug+2" included).
+func ParseLevel(level string) (slog.Level, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	return lv, nil
+}
+
+// NewLevelLogger builds a slog logger writing to w whose level is level,
+// read at every record: changing level changes what the logger writes.
+func NewLevelLogger(w io.Writer, level slog.Leveler, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(format) {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -123,6 +137,27 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: want text or json", format)
 	}
+}
+
+// NewLogger builds a slog logger writing to w at a fixed level (not
+// LogLevel: /loglevel does not change it).
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	lv, err := ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return NewLevelLogger(w, lv, format)
+}
+
+// NewProcessLogger sets LogLevel to level and builds the process's logger
+// on it (what Main does; `ebs demo` builds its log file's logger with it).
+func NewProcessLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	lv, err := ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	LogLevel.Set(lv)
+	return NewLevelLogger(w, LogLevel, format)
 }
 
 // Discard is a logger that drops everything (tests).

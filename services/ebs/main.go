@@ -69,6 +69,8 @@ func runServices() {
 	// Several services share this process: no per-service memory limit.
 	lifecycle.MemoryLimit = 0
 	lifecycle.Main("ebs", fs, func(ctx context.Context, log *slog.Logger) error {
+		// Every service logs through log, on lifecycle.LogLevel: this
+		// admin's PUT /loglevel changes them all.
 		admin := lifecycle.NewAdmin()
 		errc := make(chan error, 1)
 		go func() { errc <- admin.Serve(ctx, common.AdminAddr, log, nil) }()
@@ -152,7 +154,8 @@ func runWorld(args []string) int {
 	fs.IntVar(&o.Packages, "packages", world.DefaultPackages, "packages generated in Koji")
 	fs.IntVar(&o.Waves, "waves", 1, "waves of Rawhide builds")
 	fs.DurationVar(&o.Build, "build-time", world.DefaultBuild, "mean duration of a simulated build")
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("service", "world")
+	// On the process's level: `world serve`'s admin port has /loglevel.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lifecycle.LogLevel})).With("service", "world")
 	switch args[0] {
 	case "files":
 		cr := fs.String("content-resolver", "http://world:8082", "Content Resolver URL written into the ebs configuration")

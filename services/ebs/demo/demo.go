@@ -148,7 +148,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 	cleanups = append(cleanups, func() { _ = logFile.Close() })
-	log, err := lifecycle.NewLogger(logFile, cfg.LogLevel, "text")
+	// The process's level (lifecycle.LogLevel): the services share it, as
+	// under `ebs run`.
+	log, err := lifecycle.NewProcessLogger(logFile, cfg.LogLevel, "text")
 	if err != nil {
 		return res, err
 	}
