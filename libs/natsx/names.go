@@ -82,6 +82,10 @@ const (
 	KeyPollWaits        = "poll-waits"         // repo-watcher: listTagged/getRepo of open waits
 	KeyPollBodhiUpdates = "poll-bodhi-updates" // bodhi-publisher: followed updates
 	KeyReconcileRound   = "reconcile"          // filter: the reconciler's round; the value is its run id
+	// KeyReconcileLast (no TTL) holds the value of the last reconcile round
+	// created: a filter starting where it exists but no round is open runs
+	// the due round; where it does not (a fresh deployment) it waits one.
+	KeyReconcileLast = "reconcile-last"
 )
 
 // Durable consumer names.

@@ -28,13 +28,17 @@
 // and named in the run's one "reconcile done" log line.
 //
 // Reconcile rounds are shared by the replicas: a round is the key
-// "reconcile" in KV ebs_lock, created with a TTL of one interval by the
-// replica that runs it, its value the run id (request ids
+// "reconcile" in KV ebs_lock, created by the replica that runs it with a TTL
+// of one interval less half a check, its value the run id (request ids
 // "reconcile-<run id>-<component>"). Every replica checks every twelfth of
 // the interval (at most 5 min) and the first to create the next key runs the
 // round, so replicas started at different times run each round once, under
-// one id. A starting replica only opens a round (value "start-up ...")
-// without running it: the first reconcile comes one interval later.
+// one id. Each round created is also recorded in "reconcile-last" (no TTL).
+// A starting replica looks at once: a round open, it does nothing; none open
+// but one recorded, the round is due and it runs it; none ever, a fresh
+// deployment, it opens one (value "start-up ...") without running it, so the
+// first reconcile comes one interval after the service first starts, as in
+// the original. A restart neither delays nor repeats a round.
 //
 // The configuration is checked at start-up (an invalid one stops the
 // service) and refreshed every 15 min; a candidate replaces the state only

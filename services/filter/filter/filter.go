@@ -544,15 +544,18 @@ func reconcileCheck(interval time.Duration) time.Duration {
 
 // RunReconciler reconciles every interval until ctx ends, in rounds shared
 // by every filter replica: a round is a key in KV ebs_lock
-// (natsx.KeyReconcileRound) that lives one interval, created by the one
-// replica that runs the round, its value the round's run id. Every replica
-// checks every reconcileCheck whether the key has expired; the first to
-// create the next one runs that round and the others do not, so replicas
-// started at different times neither multiply the reconciles nor emit
-// different request ids for one round. At start-up a replica only opens a
-// round without running it (when none is open): as in the original, the
-// first reconcile comes one interval after the service starts, and a
-// restart neither delays nor repeats one.
+// (natsx.KeyReconcileRound), created by the one replica that runs the
+// round, its value the round's run id. The key lives one interval less half
+// a check (reconcileCheck), so the replica that created it finds it gone at
+// its own check one interval on, not a check later. Every replica checks
+// every reconcileCheck whether the key has expired; the first to create the
+// next one runs that round and the others do not, so replicas started at
+// different times neither multiply the reconciles nor emit different
+// request ids for one round. Every round created is also recorded, without
+// a TTL, in natsx.KeyReconcileLast, so that a starting replica tells a
+// deployment that has had rounds from a fresh one (reconcileStartup): a
+// restart neither delays nor repeats a round, and a fresh deployment
+// reconciles first one interval after it starts, as the original did.
 func (f *Filter) RunReconciler(ctx context.Context, interval time.Duration) error {
 	if f.d.JS == nil {
 		return errors.New("filter: the reconciler needs JetStream")
@@ -562,12 +565,8 @@ func (f *Filter) RunReconciler(ctx context.Context, interval time.Duration) erro
 		return err
 	}
 	check := reconcileCheck(interval)
-	// Expire half a check before the next round is due, so the replica
-	// that ran this round finds the key gone at its check one interval on.
 	ttl := interval - check/2
-	if _, err := natsx.ClaimRound(ctx, round.KV, round.Key, "start-up "+round.Holder, ttl); err != nil {
-		f.log.Warn("could not open the first reconcile round; the first check will", "error", err)
-	}
+	f.reconcileStartup(ctx, round, ttl)
 	t := time.NewTicker(check)
 	defer t.Stop()
 	for {
@@ -576,19 +575,73 @@ func (f *Filter) RunReconciler(ctx context.Context, interval time.Duration) erro
 			return nil
 		case <-t.C:
 		}
-		run := f.d.Now().UTC().Format("20060102T150405Z")
-		mine, err := natsx.ClaimRound(ctx, round.KV, round.Key, run, ttl)
-		switch {
-		case err != nil:
-			// Without NATS the requests could not be published anyway.
-			f.log.Warn("could not claim the reconcile round; trying at the next check", "error", err)
-			continue
-		case !mine:
-			continue
-		}
-		f.log.Info("reconcile round claimed", "run", run, "holder", round.Holder)
-		if _, err := f.Reconcile(ctx, run); err != nil && ctx.Err() == nil {
-			f.log.Error("reconcile failed; trying again next round", "run", run, "error", err)
-		}
+		f.reconcileRound(ctx, round, ttl)
 	}
+}
+
+// reconcileStartup is a replica's first look at the round, at once rather
+// than a check later:
+//   - a round is open (the key exists): nothing; its holder ran it, and the
+//     checks take the next one when it expires;
+//   - no round is open but there were rounds before (KeyReconcileLast
+//     exists): the round is due (the key expired while this replica was
+//     down or starting), so it claims and runs it now;
+//   - no round was ever claimed: a fresh deployment opens a round without
+//     running it (value "start-up <holder>"), so the first reconcile comes
+//     one interval after the service first starts, like the original's
+//     12-hourly cleanup, which did not run at start-up.
+//
+// Creating the round key decides every case, so replicas starting together
+// open or run a round once.
+func (f *Filter) reconcileStartup(ctx context.Context, round *natsx.Round, ttl time.Duration) {
+	_, err := round.KV.Get(ctx, natsx.KeyReconcileLast)
+	switch {
+	case err == nil:
+		f.reconcileRound(ctx, round, ttl)
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		mine, err := f.claimReconcileRound(ctx, round, "start-up "+round.Holder, ttl)
+		if err != nil {
+			f.log.Warn("could not open the first reconcile round; the first check will", "error", err)
+		} else if mine {
+			f.log.Info("first reconcile round opened: no round ran before, the first reconcile comes one interval from now",
+				"holder", round.Holder, "first_reconcile_in", ttl)
+		}
+	default:
+		// The first check claims the round when none is open, and runs it.
+		f.log.Warn("could not read the last reconcile round; the first check decides", "error", err)
+	}
+}
+
+// reconcileRound claims the round under a run id made of the time and, when
+// this replica got it, runs it.
+func (f *Filter) reconcileRound(ctx context.Context, round *natsx.Round, ttl time.Duration) {
+	run := f.d.Now().UTC().Format("20060102T150405Z")
+	mine, err := f.claimReconcileRound(ctx, round, run, ttl)
+	switch {
+	case err != nil:
+		// Without NATS the requests could not be published anyway.
+		f.log.Warn("could not claim the reconcile round; trying at the next check", "error", err)
+		return
+	case !mine:
+		return
+	}
+	f.log.Info("reconcile round claimed", "run", run, "holder", round.Holder)
+	if _, err := f.Reconcile(ctx, run); err != nil && ctx.Err() == nil {
+		f.log.Error("reconcile failed; trying again next round", "run", run, "error", err)
+	}
+}
+
+// claimReconcileRound creates the round key as value and, when it did,
+// records value in KeyReconcileLast.
+func (f *Filter) claimReconcileRound(ctx context.Context, round *natsx.Round, value string, ttl time.Duration) (bool, error) {
+	mine, err := natsx.ClaimRound(ctx, round.KV, round.Key, value, ttl)
+	if err != nil || !mine {
+		return mine, err
+	}
+	if _, err := round.KV.Put(ctx, natsx.KeyReconcileLast, []byte(value)); err != nil {
+		// Only a start-up after this round expired would take the
+		// deployment for a fresh one and wait an interval.
+		f.log.Warn("could not record the reconcile round", "value", value, "error", err)
+	}
+	return true, nil
 }
