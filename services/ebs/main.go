@@ -100,6 +100,12 @@ production configuration, tags the world's new Rawhide builds into f45
 Exit status with --exit-when-done: 0 when the batch ended as the scenario
 expects, 1 otherwise.
 
+A throwaway PostgreSQL cluster lives in a temporary directory ($TMPDIR, not
+--data-dir) and is removed at the end. Run as root, ebs demo starts it as the
+postgres user and adds o+x to every directory above it that others cannot
+traverse (e.g. /root 0700 -> 0701; these stay), logging each change as a
+warning in ebs-demo.log.
+
 flags:
 `)
 		fs.PrintDefaults()

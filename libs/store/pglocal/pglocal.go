@@ -2,13 +2,15 @@
 // tests): the URL in EBS_DATABASE_URL, else a server answering on
 // 127.0.0.1:5432, else a throwaway cluster made with the system's initdb and
 // pg_ctl in a temporary directory (run as the postgres user when the process
-// is root, since PostgreSQL refuses to run as root).
+// is root, since PostgreSQL refuses to run as root; the directories above the
+// cluster then get o+x where they lack it, each change logged at WARN).
 package pglocal
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -118,6 +120,9 @@ func versionOf(binDir string) int {
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // StartThrowaway creates and starts a cluster in dir (a temp dir when empty).
+// As root it runs the server as the postgres user and adds o+x to dir and
+// every directory above it that lacks it (searchable), logging each change
+// at WARN.
 func StartThrowaway(ctx context.Context, dir string, log *slog.Logger) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
@@ -205,9 +210,14 @@ func StartThrowaway(ctx context.Context, dir string, log *slog.Logger) (*Server,
 }
 
 // searchable lets other users (the postgres user) traverse dir and every
-// directory above it by adding o+x where it is missing. It never removes a
-// bit: a shared parent such as /tmp keeps its sticky bit and its write
-// permissions, and directories that are already searchable are not touched.
+// directory above it, up to /, by adding o+x where it is missing: when the
+// process runs as root the server runs as postgres, which must reach its
+// cluster in dir. This changes directories outside dir — a cluster under
+// /root makes /root 0700 -> 0701 — so each change is logged at WARN with the
+// directory and its old and new mode (octal, special bits included); the
+// changes stay after the cluster is gone. It never removes a bit: a shared
+// parent such as /tmp keeps its sticky bit and its write permissions, and
+// directories that are already searchable are not touched.
 func searchable(dir string, log *slog.Logger) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -223,12 +233,28 @@ func searchable(dir string, log *slog.Logger) error {
 			if err := os.Chmod(d, m|0o001); err != nil {
 				return fmt.Errorf("pglocal: let the postgres user traverse %s: %w", d, err)
 			}
-			log.Info("added o+x so the postgres user can reach the cluster", "dir", d, "was", m.String())
+			log.Warn("added o+x to a directory so the postgres user can reach the throwaway cluster",
+				"dir", d, "old_mode", octalMode(m), "new_mode", octalMode(m|0o001), "cluster", abs)
 		}
 		if parent := filepath.Dir(d); parent == d {
 			return nil
 		}
 	}
+}
+
+// octalMode is m as chmod(1) writes it: "0700", "1777", "2750".
+func octalMode(m fs.FileMode) string {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return fmt.Sprintf("%04o", bits)
 }
 
 func freePort() (int, error) {

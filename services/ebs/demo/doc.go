@@ -8,4 +8,10 @@
 // answers on 127.0.0.1:5672, else straight into FEDMSG — and shows the batch
 // going through: progress as it goes, a summary and the checks of what the
 // configuration demands at the end, and the status page until Ctrl-C.
+//
+// A throwaway PostgreSQL cluster (no server answering, no EBS_DATABASE_URL)
+// is made in a temporary directory, not in DataDir. Run as root, the server
+// runs as the postgres user and every directory above the cluster that other
+// users cannot traverse gets o+x (e.g. /root 0700 -> 0701), each change a
+// WARN record in the log (pglocal.StartThrowaway).
 package demo
