@@ -83,7 +83,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	defer cancel()
 	// The first action starts the browser on ctx (no timeout there, or the
 	// timeout would end the browser); later steps get their own deadline.
-	if err := chromedp.Do(ctx, chromedp.Navigate(env.HTTPURL()+"/status.html")); err != nil {
+	// ?poll=600000 stretches the fallback poll beyond the test, so the page
+	// can only update through the event stream.
+	if err := chromedp.Do(ctx, chromedp.Navigate(env.HTTPURL()+"/status.html?poll=600000")); err != nil {
 		t.Fatalf("chromium: %v (%s)", err, env)
 	}
 	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
@@ -205,8 +207,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	// Live update: a pause over gRPC and a phase change reach the open page
-	// through its polling, without a reload (the marker would be lost).
-	do("mark the page", chromedp.Evaluate[chromedp.Void](`window.ebsNoReload = true`))
+	// through the event stream, without a reload (the marker would be lost):
+	// the phase event makes the page refresh its status, which shows both.
+	// "live" means the server has subscribed the stream, so the event
+	// published after it cannot be missed; polling is off (?poll above).
+	do("wait for the live indicator and mark the page",
+		chromedp.Poll[chromedp.Void](`document.getElementById("live").dataset.state === "live"`, chromedp.WithPollingInterval(50*time.Millisecond)),
+		chromedp.Evaluate[chromedp.Void](`window.ebsNoReload = true`))
 	if _, err := dial(t, env.Server.GRPCAddr).Pause(tctx, &ebsv1.PauseRequest{Reason: "browser test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +227,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	if banner := text("#pause-banner"); !strings.Contains(banner, "PAUSED") || !strings.Contains(banner, "browser test") {
 		t.Errorf("pause banner = %q", banner)
+	}
+	if live := text("#live"); live != "live" {
+		t.Errorf("live indicator = %q, want live", live)
 	}
 	shot("status-page-paused.png")
 }

@@ -25,6 +25,20 @@
 // Koji (libs/koji: listTagged, listBuilds, listTags) for every component of
 // the Content Resolver lists and overrides.
 //
+// The status page (web/, embedded; plain JavaScript) renders /v1/status and
+// updates live: it keeps GET /v1/events open (WatchBatchEvents through the
+// gateway, newline-delimited JSON) and refreshes the status 250 ms after
+// batch events, showing "live" or "reconnecting" in its header. A stream
+// that ends (a restart, a proxy's idle timeout) is reopened with a growing
+// delay; the page polls every 5 s while it is down and every 30 s while it is
+// up (the queue, the pause and the denylist change without a batch event);
+// ?poll=<ms> sets the fallback interval. WatchBatchEvents sends its headers
+// once it is subscribed (the gateway flushes them at once, so "live" means
+// no later event is missed) and each event only once the projection's
+// durable consumer has acked it (at most 3 s later), so the refresh on an
+// event reads its effect. The HTTP server has no WriteTimeout, which would
+// cut these streams off; stopping the service ends them cleanly.
+//
 // Zero Config values are working defaults: database from EBS_DATABASE_URL,
 // else postgres://postgres@127.0.0.1:5432/ebs (created when missing), HTTP
 // 127.0.0.1:8080, gRPC 127.0.0.1:9090, no auth, no mail, no Koji reads.

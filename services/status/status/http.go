@@ -15,10 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fedora-eln/ebs/libs/auth"
 )
@@ -71,14 +73,53 @@ func noCache(h http.Handler) http.Handler {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	wrote bool
 }
 
-func (r *statusRecorder) WriteHeader(c int) { r.code = c; r.ResponseWriter.WriteHeader(c) }
+// WriteHeader passes the first status only: a stream that fails after
+// flushStreamHeaders sent its 200 reports the error in the body, and the
+// 200 is what the client got.
+func (r *statusRecorder) WriteHeader(c int) {
+	if r.wrote {
+		return
+	}
+	r.code, r.wrote = c, true
+	r.ResponseWriter.WriteHeader(c)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
 func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// flushStreamHeaders is a gateway forward-response option. The gateway
+// sends a server stream's HTTP headers with its first message, so a client
+// of /v1/events would wait for the first event to learn that it is
+// connected. Once WatchBatchEvents says it is subscribed (watchHeader; the
+// gateway calls the options with a nil message before the first one), the
+// 200 and the headers go out at once: the status page shows "live" then, and
+// no event published afterwards is missed.
+func flushStreamHeaders(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok || len(md.HeaderMD.Get(watchHeader)) == 0 {
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		return fmt.Errorf("flush stream headers: %w", err)
+	}
+	return nil
 }
 
 // observeHTTP logs and counts requests per route.

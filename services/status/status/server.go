@@ -156,7 +156,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 		return nil, err
 	}
 	s.svc = &service{
-		st: s.Store, js: s.conn.JS, settings: settings, auth: s.auth, kojiWebURL: cfg.KojiWebURL, log: log, now: time.Now,
+		st: s.Store, js: s.conn.JS, settings: settings, auth: s.auth, kojiWebURL: cfg.KojiWebURL, log: log, now: time.Now, done: ctx.Done(),
 		pending:  natsx.NewProtoKV(pendingKV, func() *ebsv1.PendingRequest { return new(ebsv1.PendingRequest) }),
 		control:  natsx.NewProtoKV(controlKV, func() *ebsv1.ControlState { return new(ebsv1.ControlState) }),
 		denylist: natsx.NewProtoKV(failedKV, func() *ebsv1.DenylistEntry { return new(ebsv1.DenylistEntry) }),
@@ -188,7 +188,7 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	gw := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
-	}))
+	}), runtime.WithForwardResponseOption(flushStreamHeaders))
 	gwConn, err := grpc.NewClient("passthrough:///"+s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("status: gateway client: %w", err)
@@ -196,6 +196,10 @@ func Start(parent context.Context, cfg Config, log *slog.Logger) (*Server, error
 	if err := ebsv1.RegisterStatusServiceHandler(ctx, gw, gwConn); err != nil {
 		return nil, fmt.Errorf("status: gateway: %w", err)
 	}
+	// No WriteTimeout (nor ReadTimeout): /v1/events, the status page's live
+	// updates, is one response that lasts as long as the page is open, and
+	// a write deadline would cut it off. ReadHeaderTimeout bounds slow
+	// clients; an idle stream ended by a proxy is reopened by the page.
 	s.http = &http.Server{Handler: s.routes(gw), ReadHeaderTimeout: 10 * time.Second}
 
 	s.goRun("grpc", func() error {

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -36,6 +38,13 @@ type service struct {
 	kojiWebURL string
 	log        *slog.Logger
 	now        func() time.Time
+	// done ends every WatchBatchEvents stream when the service stops, so
+	// the HTTP server's graceful shutdown need not wait for open status
+	// pages (their /v1/events never ends by itself); the pages reconnect.
+	done <-chan struct{}
+	// ackFloor is the highest known ack floor of the projection's durable
+	// (every event up to it is committed to the history or skipped).
+	ackFloor atomic.Uint64
 }
 
 func (s *service) taskURL(id int64) string {
@@ -378,6 +387,12 @@ func (s *service) SearchPackages(ctx context.Context, req *ebsv1.SearchPackagesR
 
 // WatchBatchEvents streams ebs.batch.* events from an ordered consumer:
 // from since_sequence when given, else only new ones.
+//
+// The response headers are sent once the consumer exists, so a client that
+// has them (the gateway flushes them as HTTP headers, see
+// flushStreamHeaders) misses no event published afterwards. Each event is
+// sent once the projection has committed it (awaitProjected), so a client
+// that reloads the status on an event reads its effect.
 func (s *service) WatchBatchEvents(req *ebsv1.WatchBatchEventsRequest, stream ebsv1.StatusService_WatchBatchEventsServer) error {
 	ctx := stream.Context()
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsx.SubjectBatchAll}, DeliverPolicy: jetstream.DeliverNewPolicy}
@@ -388,12 +403,22 @@ func (s *service) WatchBatchEvents(req *ebsv1.WatchBatchEventsRequest, stream eb
 	if err != nil {
 		return grpcError(fmt.Errorf("%w: watch: %v", ErrUnavailable, err))
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages() // creates the consumer: its start is fixed from here
 	if err != nil {
 		return grpcError(fmt.Errorf("%w: watch: %v", ErrUnavailable, err))
 	}
 	defer it.Stop()
-	go func() { <-ctx.Done(); it.Stop() }() // unblocks Next when the client goes away
+	// Unblocks Next when the client goes away or the service stops.
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		it.Stop()
+	}()
+	if err := stream.SendHeader(metadata.Pairs(watchHeader, "subscribed")); err != nil {
+		return err
+	}
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -416,9 +441,58 @@ func (s *service) WatchBatchEvents(req *ebsv1.WatchBatchEventsRequest, stream eb
 		if !setEvent(resp, msg) {
 			continue
 		}
+		s.awaitProjected(ctx, md.Sequence.Stream)
 		if err := stream.Send(resp); err != nil {
 			return err
 		}
+	}
+}
+
+// watchHeader is the WatchBatchEvents response header sent once the stream
+// is subscribed (the gateway forwards it as Grpc-Metadata-Ebs-Watch).
+const watchHeader = "ebs-watch"
+
+// projectionWait bounds how long an event waits for the projection: a
+// stalled projection delays the stream by this much, never stops it.
+const projectionWait = 3 * time.Second
+
+// awaitProjected waits until the ack floor of the projection's durable
+// consumer reaches seq: the projection (of any replica) acks an event only
+// once it is committed or skipped. It gives up after projectionWait, and at
+// once when the floor cannot be read.
+func (s *service) awaitProjected(ctx context.Context, seq uint64) {
+	if s.ackFloor.Load() >= seq {
+		return
+	}
+	deadline := time.Now().Add(projectionWait)
+	delay := 10 * time.Millisecond
+	for {
+		c, err := s.js.Consumer(ctx, natsx.StreamEBS, natsx.ConsumerStatus)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Debug("watch: cannot read the projection's progress; sending the event now", "seq", seq, "error", err)
+			}
+			return
+		}
+		floor := c.CachedInfo().AckFloor.Stream
+		for old := s.ackFloor.Load(); floor > old; old = s.ackFloor.Load() {
+			if s.ackFloor.CompareAndSwap(old, floor) {
+				break
+			}
+		}
+		if floor >= seq {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.log.Warn("watch: the projection has not committed this event yet; sending it anyway", "seq", seq, "ack_floor", floor)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 200*time.Millisecond)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/store/pgtest"
@@ -272,7 +273,10 @@ func TestWatchBatchEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the ordered consumer attach before publishing
+	// The headers come once the server has subscribed: no sleep needed.
+	if md, err := live.Header(); err != nil || len(md.Get("ebs-watch")) == 0 {
+		t.Fatalf("watch headers %v %v, want ebs-watch", md, err)
+	}
 	env.Publish(t, storetest.Msg{Subject: natsx.SubjectBatchPhase, ID: "live-phase", Msg: &ebsv1.BatchPhaseChanged{
 		BatchId: storetest.RunningBatch, Phase: ebsv1.BatchPhase_BATCH_PHASE_COLLECTING}})
 	ev, err := live.Recv()
@@ -351,6 +355,65 @@ func TestGatewayMapping(t *testing.T) {
 	if err := json.Unmarshal(line, &ev); err != nil || ev.Result.Subject != natsx.SubjectBatchStarted ||
 		ev.Result.Started.BatchID != storetest.FinishedBatch || ev.Result.Sequence == "" {
 		t.Fatalf("/v1/events first line %s (%v)", line, err)
+	}
+}
+
+// TestEventsStreamLive is what the status page relies on: /v1/events
+// answers 200 with its headers before any event (so the page knows it is
+// live, and nothing published afterwards is missed), and an event arrives
+// only once the status shows its effect (so the page's refresh on it reads
+// the new state).
+func TestEventsStreamLive(t *testing.T) {
+	t.Parallel()
+	env := statustest.Start(t, statustest.Options{Seed: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", env.HTTPURL()+"/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req) // returns with the headers: no event is published yet
+	if err != nil {
+		t.Fatalf("/v1/events before any event: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Grpc-Metadata-Ebs-Watch") != "subscribed" {
+		t.Fatalf("/v1/events: %d %v", resp.StatusCode, resp.Header)
+	}
+	lines := bufio.NewReader(resp.Body)
+	for _, phase := range []ebsv1.BatchPhase{ebsv1.BatchPhase_BATCH_PHASE_COLLECTING, ebsv1.BatchPhase_BATCH_PHASE_PROMOTING} {
+		env.Publish(t, storetest.Msg{Subject: natsx.SubjectBatchPhase, ID: "live-" + phase.String(), Msg: &ebsv1.BatchPhaseChanged{
+			BatchId: storetest.RunningBatch, Phase: phase, At: timestamppb.Now()}})
+		line, err := lines.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("/v1/events: %v", err)
+		}
+		var ev struct {
+			Result struct {
+				PhaseChanged struct {
+					Phase string `json:"phase"`
+				} `json:"phaseChanged"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil || ev.Result.PhaseChanged.Phase != phase.String() {
+			t.Fatalf("/v1/events line %s (%v), want phase %s", line, err, phase)
+		}
+		// Read right after the event, as the page does.
+		r := request(t, "GET", env.HTTPURL()+"/v1/status", "", nil)
+		var st struct {
+			Running struct {
+				Phase string `json:"phase"`
+			} `json:"running"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.Running.Phase != phase.String() {
+			t.Errorf("/v1/status right after the %s event: running phase %q (%v)", phase, st.Running.Phase, err)
+		}
+	}
+	// Stopping the service ends the stream cleanly, without an error line
+	// (the page reconnects): shutdown does not wait for open pages until
+	// its deadline and then cut them off.
+	if err := env.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(lines); err != nil || len(rest) != 0 {
+		t.Errorf("/v1/events after Stop: %q %v, want a clean end", rest, err)
 	}
 }
 

@@ -1,4 +1,5 @@
-// ebs status page: polls the HTTP/JSON API (grpc-gateway, /v1) every 5 s.
+// ebs status page: reads the HTTP/JSON API (grpc-gateway, /v1) and updates
+// live from the batch event stream /v1/events, polling only as a fallback.
 // Plain DOM, no build step; every value goes in through textContent.
 "use strict";
 
@@ -223,15 +224,125 @@ function route() {
   if (m) { const n = decodeURIComponent(m[1]); showHistory(n); $("search").scrollIntoView(); }
 }
 
+// Refreshing the status: refresh() never runs twice at once (a call during
+// one makes it run once more afterwards, so the last render is the newest
+// status) and re-arms the fallback poll after each run.
+let refreshing = false, refreshAgain = false, pollTimer = null;
 async function refresh() {
+  if (refreshing) { refreshAgain = true; return; }
+  refreshing = true;
   try {
-    renderStatus(await api("/v1/status"));
-    $("error-banner").hidden = true;
-    document.body.dataset.loaded = "true";
-  } catch (e) {
-    const b = $("error-banner"); b.hidden = false; b.textContent = "Cannot load the status: " + e.message + " (retrying)";
+    do {
+      refreshAgain = false;
+      try {
+        renderStatus(await api("/v1/status"));
+        $("error-banner").hidden = true;
+        document.body.dataset.loaded = "true";
+      } catch (e) {
+        const b = $("error-banner"); b.hidden = false; b.textContent = "Cannot load the status: " + e.message + " (retrying)";
+      }
+    } while (refreshAgain);
+  } finally {
+    refreshing = false;
+    schedulePoll();
   }
 }
-refresh(); loadDenylist(); route();
-setInterval(refresh, 5000);
+
+// The fallback poll: every POLL_DOWN ms while the event stream is down,
+// every POLL_LIVE ms while it is up (the stream carries batch events only;
+// the queue, the pause and the denylist change without one). ?poll=<ms>
+// sets POLL_DOWN, and POLL_LIVE to at least that: ?poll=600000 leaves the
+// stream as the only way the page updates (the browser test uses it).
+const POLL_PARAM = Number(new URLSearchParams(location.search).get("poll"));
+const POLL_DOWN = POLL_PARAM > 0 ? POLL_PARAM : 5000;
+const POLL_LIVE = Math.max(POLL_DOWN, 30000);
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(refresh, liveState === "live" ? POLL_LIVE : POLL_DOWN);
+}
+
+// An event refreshes the status after DEBOUNCE ms; events arriving in the
+// meantime join that refresh (a burst of attempt events is one request, and
+// a steady flow of events cannot postpone it forever).
+const DEBOUNCE = 250;
+let debounceTimer = null;
+function onEvent() {
+  if (debounceTimer === null) debounceTimer = setTimeout(() => { debounceTimer = null; refresh(); }, DEBOUNCE);
+}
+
+function secs(ms) { return Math.round(ms / 1000) + " s"; }
+let liveState = "connecting";
+function setLive(state, detail) {
+  liveState = state;
+  const e = $("live");
+  e.dataset.state = state;
+  e.textContent = { live: "live", reconnecting: "reconnecting", hidden: "not live (tab hidden)" }[state] || "connecting";
+  e.title = state === "live" ? "Updates as batch events arrive (/v1/events); also polls every " + secs(POLL_LIVE) + "." :
+    "Event stream " + (detail || "not connected") + "; polling every " + secs(POLL_DOWN) + ".";
+  schedulePoll();
+}
+
+// watch keeps /v1/events open: WatchBatchEvents through the gateway, one
+// JSON object a line, {"result": event} or, when the server fails
+// mid-stream, {"error": status}. The response headers arrive once the
+// server is subscribed, so "live" means no later event is missed; every
+// (re)connection refreshes once to catch up on what happened while down.
+// The server and proxies end streams (restarts, idle timeouts): it
+// reconnects after BACKOFF_MIN, doubling up to BACKOFF_MAX while attempts
+// keep failing, with jitter so that restarted replicas are not stormed.
+// A hidden tab closes its stream (browsers allow few connections per host
+// over HTTP/1.1) and polls; it reconnects when shown again.
+const BACKOFF_MIN = 1000, BACKOFF_MAX = 30000, HEALTHY = 10000;
+let stream = null, backoff = BACKOFF_MIN, retryTimer = null;
+async function watch() {
+  clearTimeout(retryTimer); retryTimer = null;
+  if (stream) return;
+  if (document.hidden) { setLive("hidden", "closed while the tab is hidden"); return; }
+  const ctrl = new AbortController();
+  stream = ctrl;
+  let opened = 0, events = 0, why = "closed";
+  try {
+    const r = await fetch("/v1/events", { credentials: "same-origin", cache: "no-store",
+      headers: { "Accept": "application/json" }, signal: ctrl.signal });
+    if (!r.ok || !r.body) throw new Error(r.status + " " + r.statusText);
+    opened = Date.now();
+    setLive("live");
+    refresh();
+    const reader = r.body.getReader(), dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const m = JSON.parse(line);
+        if (m.error) throw new Error(m.error.message || "stream error");
+        if (m.result) { events++; onEvent(); }
+      }
+    }
+  } catch (e) {
+    why = e.name === "AbortError" ? "closed" : e.message;
+  } finally {
+    ctrl.abort(); // releases the connection when a bad line ended the read
+    if (stream === ctrl) stream = null;
+  }
+  if (document.hidden) { setLive("hidden", "closed while the tab is hidden"); return; }
+  // A stream that worked (an event, or open a while) ended normally, e.g.
+  // by a proxy's idle timeout: reconnect soon. Failures back off.
+  backoff = opened && (events > 0 || Date.now() - opened >= HEALTHY) ? BACKOFF_MIN : Math.min(backoff * 2, BACKOFF_MAX);
+  const wait = Math.round(backoff * (0.8 + 0.4 * Math.random()));
+  setLive("reconnecting", why + ", reconnecting in " + secs(wait));
+  retryTimer = setTimeout(watch, wait);
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) { if (stream) stream.abort(); }
+  else if (!stream) { backoff = BACKOFF_MIN; watch(); }
+});
+
+setLive("connecting");
+refresh(); loadDenylist(); route(); watch();
 setInterval(loadDenylist, 30000);
