@@ -140,6 +140,9 @@ func (a *Admin) Serve(ctx context.Context, addr string, log *slog.Logger, bound 
 	if err != nil {
 		return fmt.Errorf("admin: listen %s: %w", addr, err)
 	}
+	// Logged before the address is handed out, so whoever waits on bound
+	// sees the line already written.
+	log.Info("admin server listening", "addr", ln.Addr().String())
 	if bound != nil {
 		bound <- ln.Addr().String()
 		close(bound)
@@ -147,7 +150,6 @@ func (a *Admin) Serve(ctx context.Context, addr string, log *slog.Logger, bound 
 	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("admin server listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("admin: serve: %w", err)
