@@ -73,19 +73,22 @@ func TestLockTryAcquireHeld(t *testing.T) {
 	t.Parallel()
 	c, kv := lockBucket(t)
 	ctx := context.Background()
-	a, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "a", TTL: 3 * time.Second})
+	// A 6 s lease renewed every 2 s survives a 4 s stall of its renewals:
+	// enough for a loaded CI machine running every package under -race.
+	const ttl = 6 * time.Second
+	a, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "a", TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: 3 * time.Second}); !errors.Is(err, natsx.ErrLockHeld) {
+	if _, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: ttl}); !errors.Is(err, natsx.ErrLockHeld) {
 		t.Fatalf("second TryAcquire: want ErrLockHeld, got %v", err)
 	}
 	// Renewals keep it held past the TTL.
-	time.Sleep(4 * time.Second)
+	time.Sleep(ttl + time.Second)
 	if a.Err() != nil {
 		t.Fatalf("renewed lease lost: %v", a.Err())
 	}
-	if _, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: 3 * time.Second}); !errors.Is(err, natsx.ErrLockHeld) {
+	if _, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: ttl}); !errors.Is(err, natsx.ErrLockHeld) {
 		t.Fatalf("TryAcquire after renewals: want ErrLockHeld, got %v", err)
 	}
 	if err := a.Release(ctx); err != nil {
@@ -94,7 +97,7 @@ func TestLockTryAcquireHeld(t *testing.T) {
 	if !errors.Is(a.Err(), natsx.ErrLockReleased) {
 		t.Fatalf("released lease: Err() = %v", a.Err())
 	}
-	b, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: 3 * time.Second})
+	b, err := natsx.TryAcquire(ctx, c.JS, kv, "k", natsx.LockOptions{Holder: "b", TTL: ttl})
 	if err != nil {
 		t.Fatalf("acquire after release: %v", err)
 	}
