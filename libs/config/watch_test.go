@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fedora-eln/ebs/libs/config"
+	"github.com/fedora-eln/ebs/libs/lifecycle/lifecycletest"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
 	ebsv1 "github.com/fedora-eln/ebs/proto/ebs/v1"
@@ -154,23 +154,8 @@ func TestWatcherKeepsOldConfigOnBrokenRefresh(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the watcher's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log buffer safe for the service's goroutines and the test.
+type syncBuffer = lifecycletest.LockedBuffer
 
 // logRecords decodes the JSON log lines whose message is msg.
 func logRecords(t *testing.T, logs, msg string) []map[string]any {

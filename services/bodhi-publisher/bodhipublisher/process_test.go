@@ -1,7 +1,6 @@
 package bodhipublisher_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,31 +9,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fedora-eln/ebs/libs/lifecycle/lifecycletest"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	bodhisim "github.com/fedora-eln/ebs/libs/sim/bodhi"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log buffer safe for the service's goroutines and the test.
+type syncBuffer = lifecycletest.LockedBuffer
 
 // TestBinaryKilledBetweenChunks runs the real bodhi-publisher binary,
 // configured only through its environment (client credentials discovered

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/lifecycle"
+	"github.com/fedora-eln/ebs/libs/lifecycle/lifecycletest"
 	"github.com/fedora-eln/ebs/libs/natsx"
 	"github.com/fedora-eln/ebs/libs/natsx/natstest"
 	"github.com/fedora-eln/ebs/libs/sim/kojihub"
@@ -247,19 +247,5 @@ func freeAddr(t *testing.T) string {
 	return fmt.Sprint(l.Addr())
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log buffer safe for the service's goroutines and the test.
+type syncBuffer = lifecycletest.LockedBuffer

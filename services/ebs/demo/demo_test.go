@@ -1,16 +1,15 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fedora-eln/ebs/libs/lifecycle/lifecycletest"
 	"github.com/fedora-eln/ebs/libs/store/pglocal"
 	"github.com/fedora-eln/ebs/services/ebs/demo"
 	"github.com/fedora-eln/ebs/services/ebs/world"
@@ -76,19 +75,5 @@ func dropDatabase(t *testing.T, name string) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log buffer safe for the service's goroutines and the test.
+type syncBuffer = lifecycletest.LockedBuffer
