@@ -20,15 +20,7 @@ import (
 // as a config pause, and open_id_connect: false leaves auth off.
 func TestConfigFromSource(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("testdata/distrobaker.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
-	paused := strings.Replace(string(raw), "pause: false", "pause: true", 1)
-	if err := os.WriteFile(path, []byte(paused), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := pausedProductionConfig(t)
 	var cfg ebsstatus.Config
 	cfg.Config = path
 	env := statustest.Start(t, statustest.Options{Config: cfg})
@@ -46,15 +38,7 @@ func TestConfigFromSource(t *testing.T) {
 // (like every service's), and the previous configuration stays in force.
 func TestRejectedRefreshIsReported(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("testdata/distrobaker.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
-	paused := strings.Replace(string(raw), "pause: false", "pause: true", 1)
-	if err := os.WriteFile(path, []byte(paused), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := pausedProductionConfig(t)
 	var cfg ebsstatus.Config
 	cfg.Config, cfg.ConfigRefresh = path, 100*time.Millisecond
 	env := statustest.Start(t, statustest.Options{Config: cfg})
@@ -87,4 +71,23 @@ func TestRejectedRefreshIsReported(t *testing.T) {
 	if !st.Paused || st.PauseSource != "config" {
 		t.Fatalf("the previous configuration is gone: paused %v source %q", st.Paused, st.PauseSource)
 	}
+}
+
+// pausedProductionConfig writes the production distrobaker.yaml with
+// control.pause switched on and returns its path.
+func pausedProductionConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/distrobaker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "distrobaker.yaml")
+	paused := strings.Replace(string(raw), "pause: false", "pause: true", 1)
+	if paused == string(raw) {
+		t.Fatal("the production configuration has no pause: false to switch")
+	}
+	if err := os.WriteFile(path, []byte(paused), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
