@@ -55,16 +55,18 @@ type family struct {
 	consume func(ctx context.Context, js jetstream.JetStream, got func(subject string, m proto.Message)) error
 }
 
+func asMessages[T proto.Message](ms []T) []proto.Message {
+	out := make([]proto.Message, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}
+
 func commandFamily[T proto.Message](name, prefix, durable string, newT func() T) family {
 	return family{
 		name: name, prefix: prefix, durable: durable,
-		cases: func(t *testing.T) []proto.Message {
-			var out []proto.Message
-			for _, m := range everyCase(t, newT) {
-				out = append(out, m)
-			}
-			return out
-		},
+		cases: func(t *testing.T) []proto.Message { return asMessages(everyCase(t, newT)) },
 		consume: func(ctx context.Context, js jetstream.JetStream, got func(string, proto.Message)) error {
 			return natsx.Consume(ctx, js, natsx.StreamEBS, durable, newT, func(_ context.Context, d *natsx.Delivery[T]) error {
 				got(d.Subject, d.Msg)
@@ -77,13 +79,7 @@ func commandFamily[T proto.Message](name, prefix, durable string, newT func() T)
 func eventFamily[T proto.Message](name, prefix string, newT func() T) family {
 	return family{
 		name: name, prefix: prefix,
-		cases: func(t *testing.T) []proto.Message {
-			var out []proto.Message
-			for _, m := range everyCase(t, newT) {
-				out = append(out, m)
-			}
-			return out
-		},
+		cases: func(t *testing.T) []proto.Message { return asMessages(everyCase(t, newT)) },
 		consume: func(ctx context.Context, js jetstream.JetStream, got func(string, proto.Message)) error {
 			cons, err := js.OrderedConsumer(ctx, natsx.StreamEBS, jetstream.OrderedConsumerConfig{FilterSubjects: []string{prefix + ">"}})
 			if err != nil {
