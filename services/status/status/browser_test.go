@@ -119,13 +119,29 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	do("wait for the running batch and the denylist",
 		chromedp.WaitVisible(chromedp.ID("running-batch-id")), chromedp.WaitVisible(chromedp.CSS("#denylist-body table")))
-	batchID, phase := text("#running-batch-id"), text("#running-phase")
-	packages, pending, warning := text("#running-body table.packages"), text("#pending-body"), text("#auth-warning")
-	sliceText, currentSlice := text("#running-body .slices"), text("#running-body .slice.current")
-	failures, denylist := text("#failures-body"), text("#denylist-body")
-	href, err := chromedp.Run(tctx, chromedp.AttributeValue(chromedp.CSS(`#running-body a[href*="taskID=7003"]`), "href"))
+	// One snapshot of the page, read in a single evaluation: the page
+	// re-renders (on load, and again when its event stream connects), and
+	// separate reads could straddle a render and see a replaced node.
+	page, err := chromedp.Run(tctx, chromedp.Evaluate[map[string]string](`(() => {
+		const text = s => { const e = document.querySelector(s); return e ? e.innerText : ""; };
+		const a = document.querySelector('#running-body a[href*="taskID=7003"]');
+		return {
+			batchID: text("#running-batch-id"), phase: text("#running-phase"),
+			packages: text("#running-body table.packages"), pending: text("#pending-body"), warning: text("#auth-warning"),
+			slices: text("#running-body .slices"), currentSlice: text("#running-body .slice.current"),
+			failures: text("#failures-body"), denylist: text("#denylist-body"),
+			href: a ? a.getAttribute("href") : "",
+		};
+	})()`))
 	if err != nil {
-		t.Fatalf("task link: %v", err)
+		t.Fatalf("page snapshot: %v", err)
+	}
+	batchID, phase := page["batchID"], page["phase"]
+	packages, pending, warning := page["packages"], page["pending"], page["warning"]
+	sliceText, currentSlice := page["slices"], page["currentSlice"]
+	failures, denylist := page["failures"], page["denylist"]
+	if page["href"] == "" {
+		t.Fatal("no link to Koji task 7003 on the running batch")
 	}
 	// rows returns the first two cells of each body row of a table.
 	rows := func(sel string) []string {
@@ -177,8 +193,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if !strings.Contains(warning, "Authentication is disabled") {
 		t.Errorf("auth warning = %q", warning)
 	}
-	if !strings.HasSuffix(href.Value, "/taskinfo?taskID=7003") {
-		t.Errorf("task link %q", href.Value)
+	if !strings.HasSuffix(page["href"], "/taskinfo?taskID=7003") {
+		t.Errorf("task link %q", page["href"])
 	}
 
 	// "What happened to python-broken?": the package search.
