@@ -125,6 +125,32 @@ func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h
 // Handler is the admin mux.
 func (a *Admin) Handler() http.Handler { return a.mux }
 
+// ServeBeside runs the admin server on addr for as long as run runs: when
+// run returns (an error, or ctx ended) the admin server stops, and when the
+// admin server fails (its port is taken) run's context is cancelled. So a
+// service whose work fails exits instead of idling behind a healthy admin
+// port. It returns the admin server's error if that stopped run, else run's.
+func (a *Admin) ServeBeside(ctx context.Context, addr string, log *slog.Logger, run func(ctx context.Context) error) error {
+	actx, stopAdmin := context.WithCancel(ctx)
+	defer stopAdmin()
+	rctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	adminErr := make(chan error, 1)
+	go func() {
+		err := a.Serve(actx, addr, log, nil)
+		if err != nil {
+			stopRun()
+		}
+		adminErr <- err
+	}()
+	err := run(rctx)
+	stopAdmin()
+	if aerr := <-adminErr; aerr != nil {
+		return aerr
+	}
+	return err
+}
+
 // Serve listens on addr ("" or "off" disables it) until ctx ends, then shuts
 // down gracefully. It returns the bound address through bound when not nil.
 func (a *Admin) Serve(ctx context.Context, addr string, log *slog.Logger, bound chan<- string) error {

@@ -2,7 +2,6 @@ package bodhipublisher
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -195,11 +194,5 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("filing Bodhi updates", "bodhi_url", cfg.BodhiURL, "dry_run", cfg.DryRun, "retry_for", cfg.RetryFor)
 	admin.Ready()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- pub.Run(ctx) }()
-	serr := admin.Serve(ctx, cfg.AdminAddr, log, nil)
-	cancel()
-	return errors.Join(serr, <-errc)
+	return admin.ServeBeside(ctx, cfg.AdminAddr, log, pub.Run)
 }

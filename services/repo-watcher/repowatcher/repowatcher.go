@@ -86,13 +86,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- admin.Serve(ctx, cfg.AdminAddr, log, nil) }()
-	err = Serve(ctx, cfg, Deps{JS: conn.JS, Hub: hub, Registerer: admin.Registry, Ready: admin.Ready}, log)
-	if aerr := <-errc; err == nil {
-		err = aerr
-	}
-	return err
+	return admin.ServeBeside(ctx, cfg.AdminAddr, log, func(ctx context.Context) error {
+		return Serve(ctx, cfg, Deps{JS: conn.JS, Hub: hub, Registerer: admin.Registry, Ready: admin.Ready}, log)
+	})
 }
 
 // Deps are what Serve needs from its environment.
