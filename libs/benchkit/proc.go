@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,8 +13,9 @@ import (
 	"time"
 )
 
-// Proc is one supervised OS process: a service, nats-server. Its output
-// goes to a log file.
+// Proc is one supervised OS process: a service, nats-server, a simulator.
+// Its output goes to a log file. The benchmarks and the end-to-end tests
+// (services/ebs/e2e) supervise their processes with it.
 type Proc struct {
 	Name  string
 	Bin   string
@@ -116,8 +118,9 @@ func (p *Proc) signal(sig syscall.Signal, d time.Duration) {
 // Kill sends SIGKILL (kill -9) and waits for the exit.
 func (p *Proc) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
 
-// Stop sends SIGTERM and waits (20 s, then SIGKILL).
-func (p *Proc) Stop() { p.signal(syscall.SIGTERM, 20*time.Second) }
+// Stop sends SIGTERM and waits (30 s, a service's graceful shutdown
+// deadline, then SIGKILL).
+func (p *Proc) Stop() { p.signal(syscall.SIGTERM, 30*time.Second) }
 
 // Ready reports whether the admin server's /startup answers 200.
 func (p *Proc) Ready() error {
@@ -171,4 +174,22 @@ func (p *Proc) Tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return "---- " + p.Log + "\n" + strings.Join(lines, "\n")
+}
+
+// Grep returns the log lines containing s.
+func (p *Proc) Grep(s string) []string {
+	f, err := os.Open(p.Log)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), s) {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
 }

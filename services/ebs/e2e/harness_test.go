@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,13 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/fedora-eln/ebs/libs/benchkit"
 	"github.com/fedora-eln/ebs/libs/contentresolver/crfixture"
 	"github.com/fedora-eln/ebs/libs/koji"
 	"github.com/fedora-eln/ebs/libs/natsx"
@@ -78,161 +76,9 @@ func buildBinaries(dir string) (string, error) {
 	return dir, nil
 }
 
-// Proc is one supervised OS process.
-type Proc struct {
-	Name  string
-	Bin   string
-	Args  []string
-	Env   []string
-	Admin string // host:port of /startup ("" = no admin server)
-	logf  string
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{}
-	expected bool // the current process is being stopped by us
-	starts   int
-	crashes  []string
-}
-
-// Start starts the process (its output appended to its log file).
-func (p *Proc) Start() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, err := os.OpenFile(p.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	p.starts++
-	fmt.Fprintf(f, "\n===== %s start #%d at %s\n", p.Name, p.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.Bin, p.Args...)
-	cmd.Env = append(os.Environ(), p.Env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("start %s: %w", p.Name, err)
-	}
-	done := make(chan struct{})
-	p.cmd, p.done, p.expected = cmd, done, false
-	go func() {
-		err := cmd.Wait()
-		f.Close()
-		p.mu.Lock()
-		if !p.expected {
-			p.crashes = append(p.crashes, fmt.Sprintf("%s exited by itself: %v", p.Name, err))
-		}
-		p.mu.Unlock()
-		close(done)
-	}()
-	return nil
-}
-
-// signal sends sig and waits up to d for the exit (then SIGKILL).
-func (p *Proc) signal(sig syscall.Signal, d time.Duration) {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.expected = true
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(d):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-// Kill kill -9s the process and waits for it.
-func (p *Proc) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
-
-// Stop sends SIGTERM and waits (30 s, then SIGKILL).
-func (p *Proc) Stop() { p.signal(syscall.SIGTERM, 30*time.Second) }
-
-// Running reports whether the process runs.
-func (p *Proc) Running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// Crashes lists the exits we did not cause.
-func (p *Proc) Crashes() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.crashes...)
-}
-
-// WaitReady waits until /startup answers 200 (or, without an admin
-// address, until ready returns nil).
-func (p *Proc) WaitReady(ctx context.Context, ready func() error) error {
-	if ready == nil {
-		ready = func() error {
-			resp, err := http.Get("http://" + p.Admin + "/startup")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("/startup: %s", resp.Status)
-			}
-			return nil
-		}
-	}
-	var err error
-	for {
-		if err = ready(); err == nil {
-			return nil
-		}
-		if !p.Running() {
-			return fmt.Errorf("%s is not running: %v\n%s", p.Name, p.Crashes(), p.Tail(40))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w\n%s", p.Name, err, p.Tail(40))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// Tail returns the last n lines of the log.
-func (p *Proc) Tail(n int) string {
-	b, _ := os.ReadFile(p.logf)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "---- " + p.logf + "\n" + strings.Join(lines, "\n")
-}
-
-// Grep returns the log lines containing s.
-func (p *Proc) Grep(s string) []string {
-	f, err := os.Open(p.logf)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), s) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
-}
+// Proc is one supervised OS process (the benchmarks' supervisor: start,
+// kill -9, stop, readiness, log tail and grep).
+type Proc = benchkit.Proc
 
 // System is a running ebs with its dependencies, all as processes.
 type System struct {
@@ -421,7 +267,7 @@ func StartSystem(t *testing.T, o Options) *System {
 
 func (s *System) proc(name, bin string, args, env []string, admin string) *Proc {
 	return &Proc{Name: name, Bin: filepath.Join(binDir, bin), Args: args, Env: env, Admin: admin,
-		logf: filepath.Join(s.Dir, name+".log")}
+		Log: filepath.Join(s.Dir, name+".log")}
 }
 
 func (s *System) start(ctx context.Context, p *Proc, ready func() error) {
