@@ -26,26 +26,8 @@ import (
 // the same id). Components without any build are counted, not published.
 func TestReconcilerRoundsSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	hub := kojihub.Start(t, kojihub.Options{})
-	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
-	for _, b := range []kojihub.BuildSpec{
-		{NVR: "grep-3.11-11.fc45", Tags: []string{"f45"}, CreationTime: t0},
-		{NVR: "grep-3.11-10.eln150", Tags: []string{"eln"}, CreationTime: t0},
-		// bash has a Rawhide build and none in ELN: every round requests it.
-		{NVR: "bash-5.3.0-1.fc45", Tags: []string{"f45"}, CreationTime: t0},
-	} {
-		b.State = koji.BuildComplete
-		if _, err := hub.AddBuild(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn := natstest.Start(t).Provisioned(t)
-	reader, err := NewKojiReader(hub.URL(), nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := crfixture.NewTest(t, crfixture.Sample()...)
-	cfg := productionConfig(t, "f45", cr.URL)
+	// bash has a Rawhide build and none in ELN: every round requests it.
+	conn, newFilter := reconcilerFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// A short interval: the loop's rounds are what is tested, not their period.
@@ -53,10 +35,7 @@ func TestReconcilerRoundsSharedByReplicas(t *testing.T) {
 	var replicas []*Filter
 	var done []chan error
 	start := func() {
-		f := New(Deps{JS: conn.JS, Koji: reader, Logger: lifecycle.Discard()})
-		if err := f.Apply(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		f := newFilter(nil)
 		d := make(chan error, 1)
 		go func() { d <- f.RunReconciler(ctx, interval) }()
 		replicas, done = append(replicas, f), append(done, d)
