@@ -319,3 +319,36 @@ func (r *Round) Mine(ctx context.Context, interval time.Duration) bool {
 	}
 	return ok
 }
+
+// Loop runs a shared periodic job until ctx ends: poll at start-up (always:
+// a replica that just started checks what it holds) and then once per
+// interval in whichever replica claims the round; tick (nil: none) runs
+// every tickEvery in every replica, for local work such as deadlines. A
+// nil Round polls every interval (a single replica).
+func (r *Round) Loop(ctx context.Context, interval, tickEvery time.Duration, poll, tick func(ctx context.Context)) {
+	if tick == nil || tickEvery <= 0 || tickEvery > interval {
+		tickEvery = interval
+	}
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	var last time.Time
+	for {
+		// Half a tick of slack: ticks arrive a hair early relative to last,
+		// and a round must not slip to the tick after its due one.
+		if last.IsZero() || time.Since(last) >= interval-tickEvery/2 {
+			first := last.IsZero()
+			last = time.Now()
+			if first || r.Mine(ctx, interval) {
+				poll(ctx)
+			}
+		}
+		if tick != nil {
+			tick(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -18,20 +18,9 @@ func (p *Publisher) followLoop(ctx context.Context) {
 	if p.o.Bodhi == nil {
 		return // dry run without Bodhi: nothing is ever followed
 	}
-	t := time.NewTicker(p.o.FollowInterval)
-	defer t.Stop()
-	for first := true; ; first = false {
-		// Every replica sees every followed update; one of them asks Bodhi
-		// each round (the first round after start always runs).
-		if first || p.followRound.Mine(ctx, p.o.FollowInterval) {
-			p.followOnce(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	// Every replica sees every followed update; one of them asks Bodhi
+	// each round.
+	p.followRound.Loop(ctx, p.o.FollowInterval, 0, p.followOnce, nil)
 }
 
 // followOnce checks each followed update once.

@@ -107,29 +107,16 @@ func (w *Worker) snapshot() []*tracked {
 // pollLoop polls every open task at start-up and every PollInterval (one
 // replica per round), and checks deadlines every DeadlineCheck.
 func (w *Worker) pollLoop(ctx context.Context) {
-	lastPoll := time.Time{}
-	t := time.NewTicker(w.cfg.DeadlineCheck)
-	defer t.Stop()
-	for {
-		if time.Since(lastPoll) >= w.cfg.PollInterval {
-			// Every replica tracks every open task; one of them polls each
-			// round (the start-up poll always runs).
-			first := lastPoll.IsZero()
-			lastPoll = time.Now()
-			if first || w.pollRound.Mine(ctx, w.cfg.PollInterval) {
-				if err := w.poll(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
-					w.log.Warn("task poll failed; next poll retries", "error", err)
-				}
-			}
-		} else if err := w.checkDeadlines(ctx); err != nil && ctx.Err() == nil {
+	// Every replica tracks every open task; one of them polls each round.
+	w.pollRound.Loop(ctx, w.cfg.PollInterval, w.cfg.DeadlineCheck, func(ctx context.Context) {
+		if err := w.poll(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
+			w.log.Warn("task poll failed; next poll retries", "error", err)
+		}
+	}, func(ctx context.Context) {
+		if err := w.checkDeadlines(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("deadline check failed", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // poll asks Koji for the state of ts (getTaskInfo multicall) and finishes

@@ -465,30 +465,16 @@ func (w *Watcher) publish(ctx context.Context, id string, ev *ebsv1.WatchEvent) 
 // pollLoop polls every open wait at start-up and every PollInterval, and
 // times out waits past their deadline (after a last check).
 func (w *Watcher) pollLoop(ctx context.Context) {
-	lastPoll := time.Time{}
-	t := time.NewTicker(w.cfg.DeadlineCheck)
-	defer t.Stop()
-	for {
-		if time.Since(lastPoll) >= w.cfg.PollInterval {
-			// Every replica holds every open wait; one of them polls each
-			// round (the start-up poll always runs).
-			first := lastPoll.IsZero()
-			lastPoll = time.Now()
-			if first || w.pollRound.Mine(ctx, w.cfg.PollInterval) {
-				if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
-					w.log.Warn("poll failed; next poll retries", "error", err)
-				}
-			}
+	// Every replica holds every open wait; one of them polls each round.
+	w.pollRound.Loop(ctx, w.cfg.PollInterval, w.cfg.DeadlineCheck, func(ctx context.Context) {
+		if err := w.check(ctx, w.snapshot()); err != nil && ctx.Err() == nil {
+			w.log.Warn("poll failed; next poll retries", "error", err)
 		}
+	}, func(ctx context.Context) {
 		if err := w.checkDeadlines(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("deadline check failed", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 func (w *Watcher) checkDeadlines(ctx context.Context) error {
